@@ -1,0 +1,1 @@
+"""Files -> documents -> sections -> chunks."""

@@ -1,0 +1,99 @@
+"""Plain dataclasses that flow from ingestion into the index."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested; str() is a one-line reason."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass
+class Page:
+    number: int  # 1-based page number as printed by the reader (PDF page index + 1)
+    text: str
+
+
+@dataclass
+class Document:
+    name: str  # file name relative to the corpus folder, e.g. "report.pdf"
+    path: str  # absolute path it was read from
+    sha256: str  # hash of the file's bytes
+    kind: str  # "pdf" | "txt" | "md"
+    pages: list[Page]
+    title: str = ""
+
+
+@dataclass
+class Section:
+    id: str  # "s0", "s1", ... in document order; s0 is the untitled preamble when present
+    level: int  # 0 for the preamble, 1 for top-level headings, 2 below them, ...
+    title: str  # the heading line as printed ("" for the preamble)
+    path: list[str]  # titles from the top level down to this section
+    page_start: int
+    page_end: int
+    text: str  # cleaned body text (without the heading line)
+    offset: int = 0  # character offset of `text` in the document's cleaned text
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)  # (offset in text, page) where a page starts
+
+    @property
+    def path_str(self) -> str:
+        return " > ".join(self.path)
+
+
+@dataclass
+class Chunk:
+    id: str  # f"{doc_sha256[:12]}-{ordinal:04d}": stable for the same content and settings
+    doc: str  # Document.name
+    doc_sha256: str
+    ordinal: int
+    section_id: str
+    section_path: list[str]
+    page: int  # page where the chunk starts
+    page_end: int
+    lang: str  # "zh" | "en"
+    start: int  # character offsets in the document's cleaned text
+    end: int
+    text: str
+
+    @property
+    def section(self) -> str:
+        return " > ".join(self.section_path)
+
+    def embed_text(self) -> str:
+        """Text given to the embedder and the lexical index: heading path, then body."""
+        head = " > ".join(self.section_path)
+        if head and not self.text.startswith(self.section_path[-1]):
+            return f"{head}\n{self.text}"
+        return self.text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chunk":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class IngestedDocument:
+    document: Document
+    sections: list[Section]
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """Chunk size in tokens (jieba words for Chinese, words for English)."""
+
+    max_tokens: int = 200
+    overlap_sentences: int = 1  # sentences repeated at the start of the next chunk of the same section
+    min_tokens: int = 30  # a trailing piece smaller than this is merged into the previous chunk
+
+    def key(self) -> dict:
+        return asdict(self)
