@@ -1,0 +1,96 @@
+"""Small PDF generator for tests (reportlab + pypdf). Reusable by anyone's tests.
+
+    make_pdf(path, [["line 1", "line 2"], ["page 2 ..."]])             # one list of lines per page
+    make_pdf(path, pages, font="STSong-Light")                        # Chinese (built-in CID font)
+    make_pdf(path, pages, header="Running head", footer="{n}")        # running header/footer per page
+    make_encrypted_pdf(path, pages, user_password="secret")           # "" = opens without a password
+    make_image_only_pdf(path)                                         # drawing only, no text layer
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+CJK_FONT = "STSong-Light"
+_registered: set[str] = set()
+
+
+def _font(name: str) -> str:
+    if name == CJK_FONT and name not in _registered:
+        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+        _registered.add(name)
+    return name
+
+
+def make_pdf(
+    path: Path | str,
+    pages: list[list[str]],
+    font: str = "Helvetica",
+    size: float = 11,
+    header: str | None = None,
+    footer: str | None = None,
+    leading: float | None = None,
+) -> Path:
+    """Write a PDF with one page per entry of `pages`, each a list of text lines drawn top-down.
+
+    `header`/`footer` are drawn on every page above/below the body; `{n}` in them is replaced
+    by the 1-based page number (e.g. footer="- {n} -")."""
+    path = Path(path)
+    fname = _font(font)
+    lead = leading or size * 1.5
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    width, height = A4
+    for n, lines in enumerate(pages, 1):
+        c.setFont(fname, size)
+        if header is not None:
+            c.drawString(72, height - 40, header.replace("{n}", str(n)))
+        y = height - 72
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= lead
+            if y < 72:
+                raise ValueError("too many lines for one page")
+        if footer is not None:
+            c.drawCentredString(width / 2, 36, footer.replace("{n}", str(n)))
+        c.showPage()
+    c.save()
+    return path
+
+
+def make_encrypted_pdf(
+    path: Path | str, pages: list[list[str]], user_password: str = "secret", owner_password: str = "owner", **kw
+) -> Path:
+    """A PDF encrypted with RC4-128 (needs no extra crypto package). With user_password=""
+    it opens without a password (permissions-only encryption)."""
+    from pypdf import PdfReader, PdfWriter
+
+    path = Path(path)
+    plain = path.with_suffix(".plain.tmp")
+    make_pdf(plain, pages, **kw)
+    writer = PdfWriter(clone_from=PdfReader(str(plain)))
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    plain.unlink()
+    return path
+
+
+def make_image_only_pdf(path: Path | str, n_pages: int = 1) -> Path:
+    """Pages holding only drawings (a filled rectangle and an inline bitmap), no text layer:
+    what a scan looks like to a text extractor."""
+    from PIL import Image
+
+    path = Path(path)
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    img = Image.new("L", (64, 64), color=200)
+    for _ in range(n_pages):
+        c.setFillGray(0.3)
+        c.rect(72, 400, 300, 200, fill=1, stroke=0)
+        c.drawInlineImage(img, 72, 100, width=200, height=200)
+        c.showPage()
+    c.save()
+    return path
