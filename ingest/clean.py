@@ -139,18 +139,19 @@ def clean_pages(pages: list[Page], plain_text: bool = False) -> CleanedDocument:
 
 
 def _running_keys(per_page: list[list[str]]) -> tuple[set[str], set[str]]:
-    """Keys of lines that repeat in the top (bottom) zone of enough pages to be running
-    headers (footers): at least 2 pages and at least half of the pages after the first."""
+    """Keys of lines that repeat at the same place in the top (bottom) zone of enough pages to
+    be running headers (footers): at least 2 pages and at least half of the pages after the
+    first (the cover often has none)."""
     n = len(per_page)
     if n < 2:
         return set(), set()
     need = max(2, (n - 1) / 2)
-    top, bottom = Counter(), Counter()
+    top, bottom = Counter(), Counter()  # (position in the zone, key) -> pages
     for lines in per_page:
-        top.update({running_key(x) for x in lines[:ZONE] if len(x) <= 120})
-        bottom.update({running_key(x) for x in lines[-ZONE:] if len(x) <= 120})
-    heads = {k for k, c in top.items() if c >= need and k}
-    foots = {k for k, c in bottom.items() if c >= need and k}
+        top.update({(i, running_key(x)) for i, x in enumerate(lines[:ZONE]) if len(x) <= 120})
+        bottom.update({(i, running_key(x)) for i, x in enumerate(reversed(lines[-ZONE:])) if len(x) <= 120})
+    heads = {k for (_, k), c in top.items() if c >= need and k}
+    foots = {k for (_, k), c in bottom.items() if c >= need and k}
     return heads, foots
 
 
