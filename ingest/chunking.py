@@ -208,11 +208,18 @@ def _pack(full: str, unit: _Unit, st: ChunkSettings) -> list[Span]:
     of fewer than min_tokens new tokens joins the chunk before it. The first chunk starts
     at the section's title line."""
     segs: list[Span] = []
+    tok: list[int] = []
     for sp in unit.segments:
-        segs.extend(split_long(full, sp, st.max_tokens))
+        n = count_tokens(full[sp[0]:sp[1]])
+        if n <= st.max_tokens:
+            segs.append(sp)
+            tok.append(n)
+        else:
+            for piece in split_long(full, sp, st.max_tokens):
+                segs.append(piece)
+                tok.append(count_tokens(full[piece[0]:piece[1]]))
     if not segs:
         return [unit.title] if unit.title else []
-    tok = [count_tokens(full[a:b]) for a, b in segs]
     title_tok = count_tokens(full[unit.title[0]:unit.title[1]]) if unit.title else 0
     out: list[list[int]] = []  # [first segment, end segment (exclusive)]
     pos = 0

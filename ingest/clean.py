@@ -19,6 +19,7 @@ from .text import CJK
 # CJK ideographs plus CJK / full-width punctuation: no space is kept next to these.
 _CJKISH = f"{CJK}\u3000-\u303f\uff00-\uffef"
 _CJKISH_RE = re.compile(f"[{_CJKISH}]")
+_IDEOGRAPH = re.compile(f"[{CJK}]")
 _SPACE_NEXT_TO_CJK = re.compile(f"(?<=[{_CJKISH}])[ \t]+(?=\\S)|(?<=\\S)[ \t]+(?=[{_CJKISH}])")
 _BULLETS = "\uf0b7\uf0a7\uf076\uf0d8\uf0fc\u25cf\u25aa\u25a0\u2022\u00b7\u2219\u25e6"
 _BULLET_START = re.compile(f"^[{_BULLETS}•▪■●◦\\-–*]\\s")
@@ -322,7 +323,10 @@ def join_lines(
             continue
         if not prev:
             sep, cut = "", ""
-        elif hard_breaks or para_break or is_paragraph_end(prev, width) or starts_paragraph(line):
+        elif hard_breaks or para_break or starts_paragraph(line) or (
+            is_paragraph_end(prev, width) and not (_IDEOGRAPH.match(prev[-1]) and _IDEOGRAPH.match(line[0]))
+        ):
+            # (a short line between two ideographs, no punctuation, is a wrapped run, not a paragraph)
             sep, cut = "\n", ""
         else:
             cut, sep = _glue(prev, line, vocab)

@@ -1,0 +1,104 @@
+"""Corpus folder -> ingested documents (load, clean, sections, chunks)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .chunking import chunk_document
+from .clean import clean_document, cover_title
+from .loaders import load_document
+from .model import ChunkSettings, IngestedDocument, IngestError
+from .sections import build_sections
+
+SUPPORTED = {".pdf", ".txt", ".md"}
+
+
+def discover(corpus_dir: Path) -> tuple[list[Path], list[str]]:
+    """Supported files under corpus_dir (recursive, sorted) and warnings about skipped ones.
+
+    Files with other suffixes are ignored silently. Hidden files and folders (.name) are
+    skipped; a hidden file with a supported suffix gets a warning. A symlink that resolves
+    outside corpus_dir is skipped with a warning, as is a broken one. A symlink to a file inside
+    the corpus is kept (the same bytes under two names are the index's business)."""
+    root = Path(corpus_dir)
+    if not root.is_dir():
+        return [], [f"{root}: not a folder"]
+    real_root = root.resolve()
+    files: list[Path] = []
+    warnings: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        for name in sorted(dirnames):
+            p = d / name
+            if name.startswith("."):
+                dirnames.remove(name)
+            elif p.is_symlink():
+                target = p.resolve()
+                if not _inside(target, real_root):
+                    warnings.append(f"{_rel(p, root)}: skipped: symlink points outside the corpus")
+                # a link to a folder inside the corpus: its files are found under their own names
+        for name in filenames:
+            p = d / name
+            rel = _rel(p, root)
+            supported = p.suffix.lower() in SUPPORTED
+            if name.startswith("."):
+                if supported:
+                    warnings.append(f"{rel}: skipped: hidden file")
+                continue
+            if not supported:
+                continue
+            if p.is_symlink():
+                target = p.resolve()
+                if not target.exists():
+                    warnings.append(f"{rel}: skipped: broken symlink")
+                    continue
+                if not _inside(target, real_root):
+                    warnings.append(f"{rel}: skipped: symlink points outside the corpus")
+                    continue
+            files.append(p)
+    files.sort(key=lambda p: _rel(p, root))
+    return files, warnings
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        pass
+    try:
+        return p.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def ingest_file(path: Path, corpus_dir: Path, settings: ChunkSettings) -> IngestedDocument:
+    """Load, clean, split into sections and chunk one file. Raises IngestError."""
+    path = Path(path)
+    name = _rel(path, Path(corpus_dir))
+    doc = load_document(path, name)
+    cleaned = clean_document(doc)
+    if not cleaned.lines:
+        raise IngestError(name, "no text left after removing headers, footers and contents pages")
+    doc.title = cover_title(cleaned) or doc.title
+    sections = build_sections(doc, cleaned)
+    chunks = chunk_document(doc, sections, settings)
+    return IngestedDocument(document=doc, sections=sections, chunks=chunks)
+
+
+def ingest_corpus(
+    corpus_dir: Path, settings: ChunkSettings | None = None
+) -> tuple[list[IngestedDocument], list[str], list[IngestError]]:
+    """Every supported file of a folder: (documents, warnings from discover, per-file errors)."""
+    settings = settings or ChunkSettings()
+    files, warnings = discover(corpus_dir)
+    docs, errors = [], []
+    for p in files:
+        try:
+            docs.append(ingest_file(p, corpus_dir, settings))
+        except IngestError as e:
+            errors.append(e)
+    return docs, warnings, errors
