@@ -69,6 +69,8 @@ CONTENTS_TITLE = re.compile(r"^(?:目\s*录|目\s*次|(?:table\s+of\s+)?contents
 # An entry of a contents listing with its page number: dot leaders and/or a trailing number.
 _LEADER = re.compile(r"^(.*?\S)\s*(?:[.·…_\-–—]{2,}|\s)\s*(\d{1,4}|[ivxlc]{1,6})$")
 
+_CJK_PAGE_REF = re.compile(rf"^(.*[{CJK}）)”》])(\d{{1,4}})$")
+
 SENTENCE_END = "。！？；!?;"
 _CLOSERS = "”’」』）)》\"'"
 
@@ -115,11 +117,13 @@ def ends_clause(s: str) -> bool:
 
 
 def strip_page_ref(line: str) -> str:
-    """'1.1 Scope ........ 12' -> '1.1 Scope' (a contents entry without its page number)."""
-    m = _LEADER.match(line.strip())
-    if m and (classify(m.group(1)) or re.search(r"[.·…_]{2,}", line)):
+    """'1.1 Scope ........ 12' -> '1.1 Scope', '一、总体情况3' -> '一、总体情况' (a contents entry
+    without its page number; the CJK cleaning has already eaten the space before the number)."""
+    s = line.strip()
+    m = _LEADER.match(s) or _CJK_PAGE_REF.match(s)
+    if m and (classify(m.group(1)) or re.search(r"[.·…_]{2,}", s)):
         return m.group(1).rstrip(" .·…_")
-    return line.strip()
+    return s
 
 
 def skeleton(s: str) -> str:

@@ -133,10 +133,10 @@ def test_line_end_hyphen_uses_the_document_vocabulary():
     assert "well-known" in join_lines(["a very well-", "known fact"], width=12, vocab=vocab)[0]
 
 
-def test_zh_contents_pages_removed_and_outline_kept(tmp_path):
-    entries1 = ["前言 ........................ 3", "一、总体情况 .................. 3", "    （一）发展现状 ............ 3",
-                "    （二）主要问题 ............ 4"]
-    entries2 = ["二、对策建议 .................. 5", "    （一）加强合作 ............ 5", "结语 ........................ 6"]
+@pytest.mark.parametrize("leader", [" ........................ ", "……………", " "])
+def test_zh_contents_pages_removed_and_outline_kept(tmp_path, leader):
+    entries1 = [f"前言{leader}3", f"一、总体情况{leader}3", f"    （一）发展现状{leader}3", f"    （二）主要问题{leader}4"]
+    entries2 = [f"二、对策建议{leader}5", f"    （一）加强合作{leader}5", f"结语{leader}6"]
     pages = [
         ["全球数字治理白皮书", "（2020 年）"],
         ["目 录"] + entries1,
