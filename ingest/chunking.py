@@ -125,7 +125,7 @@ def _trim(full: str, span: Span) -> Span:
     return a, b
 
 
-def _units(sections: list[Section], full: str) -> list[_Unit]:
+def _units(sections: list[Section]) -> list[_Unit]:
     parent: dict[int, int | None] = {}
     stack: list[int] = []
     for k, s in enumerate(sections):
@@ -182,7 +182,7 @@ def chunk_document(doc: Document, sections: list[Section], settings: ChunkSettin
         return page_no[max(i, 0)] if page_no else 1
 
     chunks: list[Chunk] = []
-    for unit in _units(sections, full):
+    for unit in _units(sections):
         for start, end in _pack(full, unit, settings):
             text = full[start:end]
             chunks.append(Chunk(
