@@ -85,10 +85,22 @@ def _assign_offsets(sections: list[Section]) -> None:
         pos += len(_block(s)) + 1
 
 
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+TITLE_MARK = "｜"  # between a CJK title and a CJK body: no whitespace ever sits between two CJK characters
+
+
+def title_separator(s: Section) -> str:
+    """One character between a section's title and its body: a newline, except between two CJK
+    characters, where the full-width bar keeps title and body apart without whitespace."""
+    if s.title and s.text and _CJK_CHAR.match(s.title[-1]) and _CJK_CHAR.match(s.text[0]):
+        return TITLE_MARK
+    return "\n"
+
+
 def _block(s: Section) -> str:
     if not s.title:
         return s.text
-    return f"{s.title}\n{s.text}" if s.text else s.title
+    return f"{s.title}{title_separator(s)}{s.text}" if s.text else s.title
 
 
 def document_text(sections: list[Section]) -> str:

@@ -5,7 +5,7 @@ import re
 
 from ingest.chunking import chunk_document, split_sentences
 from ingest.model import ChunkSettings, Document, Page
-from ingest.sections import build_sections, document_text, title_offset
+from ingest.sections import build_sections, document_text, title_offset, title_separator
 from ingest.text import count_tokens
 
 SHA = "ab" * 32
@@ -59,7 +59,7 @@ def _check_invariants(doc, secs, chunks, st: ChunkSettings):
         assert c.start >= lo
         first = n == 0 or chunks[n - 1].section_id != c.section_id
         if s.title:
-            assert c.text.startswith(s.title + "\n") == (first and bool(s.text)) or not s.text
+            assert c.text.startswith(s.title + title_separator(s)) == (first and bool(s.text)) or not s.text
         assert count_tokens(c.text) <= st.max_tokens + st.min_tokens
 
 
@@ -144,7 +144,7 @@ def test_heading_only_subtrees_fold_into_their_parent():
 def test_parent_with_body_and_heading_only_children():
     lines = ["一、总体情况", "这是总体情况的正文。", "（一）只有标题的小节", "（二）也只有标题"]
     doc, secs, chunks = _chunks([lines])
-    assert [c.text for c in chunks] == ["一、总体情况\n这是总体情况的正文。\n（一）只有标题的小节\n（二）也只有标题"]
+    assert [c.text for c in chunks] == ["一、总体情况｜这是总体情况的正文。\n（一）只有标题的小节\n（二）也只有标题"]
     assert chunks[0].section_path == ["一、总体情况"]
 
 

@@ -56,17 +56,17 @@ def test_ingest_file_names_and_chunks(tmp_path):
     assert d.document.name == "zh/白皮书.pdf"
     assert d.document.title == "全球数字治理白皮书"
     assert [s.title for s in d.sections] == ["", "前言", "一、数字全球化"]
-    assert [c.text for c in d.chunks] == ["全球数字治理白皮书", "前言\n当今世界，科技革命和产业变革日新月异。",
-                                          "一、数字全球化\n2020年，数字全球化及全球治理面临新挑战。"]
+    assert [c.text for c in d.chunks] == ["全球数字治理白皮书", "前言｜当今世界，科技革命和产业变革日新月异。",
+                                          "一、数字全球化｜2020年，数字全球化及全球治理面临新挑战。"]
     assert [(c.page, c.lang) for c in d.chunks] == [(1, "zh"), (2, "zh"), (3, "zh")]
     assert all(c.doc == "zh/白皮书.pdf" for c in d.chunks)
 
 
 def test_ingest_gbk_text_file(tmp_path):
     p = tmp_path / "gbk.txt"
-    p.write_bytes("一、总体情况\n数字经济发展迅速。\n二、主要问题\n规则不健全。\n".encode("gbk"))
+    p.write_bytes("一、总体情况｜数字经济发展迅速。\n二、主要问题\n规则不健全。\n".encode("gbk"))
     d = ingest_file(p, tmp_path, ChunkSettings())
-    assert [c.text for c in d.chunks] == ["一、总体情况\n数字经济发展迅速。", "二、主要问题\n规则不健全。"]
+    assert [c.text for c in d.chunks] == ["一、总体情况｜数字经济发展迅速。", "二、主要问题｜规则不健全。"]
 
 
 def test_ingest_corpus_collects_errors(tmp_path):
