@@ -57,7 +57,7 @@ def test_ingest_file_names_and_chunks(tmp_path):
     assert d.document.title == "全球数字治理白皮书"
     assert [s.title for s in d.sections] == ["", "前言", "一、数字全球化"]
     assert [c.text for c in d.chunks] == ["全球数字治理白皮书", "前言｜当今世界，科技革命和产业变革日新月异。",
-                                          "一、数字全球化｜2020年，数字全球化及全球治理面临新挑战。"]
+                                          "一、数字全球化\n2020年，数字全球化及全球治理面临新挑战。"]
     assert [(c.page, c.lang) for c in d.chunks] == [(1, "zh"), (2, "zh"), (3, "zh")]
     assert all(c.doc == "zh/白皮书.pdf" for c in d.chunks)
 
