@@ -1,0 +1,277 @@
+"""Incremental index builds: compare the corpus with the manifest, embed only what is new.
+
+The idea follows LangChain's RecordManager (hash-based bookkeeping of what was indexed), but
+the unit is a whole document: its content hash decides whether its chunks are kept, replaced or
+dropped, and an embedding cache keyed by model and text hash lets even a rebuild skip text it
+has seen.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ingest.model import Chunk, ChunkSettings, IngestError
+from ingest.pipeline import discover, ingest_file
+
+from .embeddings import CountingEmbeddings, EmbeddingCache, embed_with_cache
+from .store import (
+    FORMAT,
+    IndexLock,
+    check_compatible,
+    clean_stale,
+    current_name,
+    next_generation_name,
+    open_generation,
+    publish,
+    read_manifest,
+    write_generation,
+)
+
+
+def failpoint(name: str) -> None:
+    """Crash-test hook: `WPQA_FAILPOINT=name` makes the process SIGKILL itself here."""
+    if os.environ.get("WPQA_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class BuildSettings:
+    embedding: dict  # {"backend", "model_id"}: what the manifest must match
+    chunking: ChunkSettings
+    vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks)
+    hnsw_above: int = 200000
+
+    def vector_kind(self, n_chunks: int) -> str:
+        if self.vector_index == "auto":
+            return "hnsw" if n_chunks > self.hnsw_above else "flat"
+        if self.vector_index not in ("flat", "hnsw"):
+            raise ValueError(f"index.vector_index must be flat, hnsw or auto, not {self.vector_index!r}")
+        return self.vector_index
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"name", "reason"}
+    duplicates: list[dict] = field(default_factory=list)  # {"name", "same_as"}
+    warnings: list[str] = field(default_factory=list)
+    chunks_total: int = 0
+    chunks_new: int = 0
+    embedded: int = 0  # texts actually sent to the embedding model
+    embed_calls: int = 0
+    generation: str | None = None
+    wrote: bool = False
+    seconds: float = 0.0
+    stale_lock: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+Events = Callable[..., None]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expected_identity(settings: BuildSettings) -> dict:
+    return {"embedding": settings.embedding, "chunking": settings.chunking.key()}
+
+
+def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
+                get_embeddings: Callable[[], CountingEmbeddings], rebuild: bool = False,
+                events: Events | None = None, lock_wait: float = 0.0) -> BuildReport:
+    """Bring the index in `index_dir` up to date with `corpus_dir`.
+
+    `get_embeddings` is called only when something must be embedded, so an unchanged corpus
+    never loads the model."""
+    t0 = time.monotonic()
+    ev = events or (lambda *a, **k: None)
+    report = BuildReport()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with IndexLock(index_dir, wait=lock_wait) as lock:
+        report.stale_lock = lock.stale_from
+        clean_stale(index_dir)
+        failpoint("after-lock")
+
+        old_manifest = None if rebuild else read_manifest(index_dir)
+        if old_manifest is not None:
+            check_compatible(old_manifest, expected_identity(settings))
+        old_docs: dict[str, dict] = (old_manifest or {}).get("documents", {})
+        old_skipped: dict[str, dict] = {s["name"]: s for s in (old_manifest or {}).get("skipped", [])}
+
+        files, warnings = discover(corpus_dir)
+        report.warnings.extend(warnings)
+        hashes: dict[str, str] = {}
+        for path in files:
+            name = path.relative_to(corpus_dir).as_posix()
+            try:
+                hashes[name] = file_sha256(path)
+            except OSError as e:
+                report.skipped.append({"name": name, "reason": f"cannot read: {e.strerror or e}"})
+        paths = {p.relative_to(corpus_dir).as_posix(): p for p in files}
+
+        # Same bytes under two names: index the first name once, report the other.
+        first_by_hash: dict[str, str] = {}
+        for name in sorted(hashes):
+            h = hashes[name]
+            if h in first_by_hash:
+                report.duplicates.append({"name": name, "same_as": first_by_hash[h]})
+            else:
+                first_by_hash[h] = name
+        dup_names = {d["name"] for d in report.duplicates}
+
+        to_ingest: list[str] = []
+        for name in sorted(hashes):
+            if name in dup_names:
+                continue
+            h = hashes[name]
+            if name in old_docs:
+                (report.unchanged if old_docs[name]["sha256"] == h else report.changed).append(name)
+                if old_docs[name]["sha256"] != h:
+                    to_ingest.append(name)
+            elif name in old_skipped and old_skipped[name].get("sha256") == h:
+                report.skipped.append(old_skipped[name])  # still broken, same bytes: don't re-read
+            else:
+                report.added.append(name)
+                to_ingest.append(name)
+        report.removed = sorted(n for n in old_docs if n not in hashes or n in dup_names)
+
+        old_n = (old_manifest or {}).get("stats", {}).get("chunks", 0)
+        vector_kind_changed = old_manifest is not None and old_manifest.get("vector_index") != settings.vector_kind(old_n)
+        skipped_changed = sorted(s["name"] for s in report.skipped) != sorted(old_skipped)
+        dup_changed = report.duplicates != (old_manifest or {}).get("duplicates", [])
+        if old_manifest is not None and not (to_ingest or report.removed or vector_kind_changed
+                                             or skipped_changed or dup_changed):
+            report.chunks_total = old_manifest.get("stats", {}).get("chunks", 0)
+            report.generation = current_name(index_dir)
+            report.seconds = time.monotonic() - t0
+            ev("unchanged")
+            return report
+
+        # Keep what is unchanged from the live generation.
+        kept_chunks: list[Chunk] = []
+        kept_vectors: list[np.ndarray] = []
+        documents: list[dict] = []
+        if old_manifest is not None and report.unchanged:
+            gen = open_generation(index_dir)
+            keep = set(report.unchanged)
+            for i, c in enumerate(gen.chunks):
+                if c.doc in keep:
+                    kept_chunks.append(c)
+                    kept_vectors.append(gen.vectors[i])
+            documents = [d for d in gen.documents() if d["name"] in keep]
+        failpoint("after-read-old")
+
+        new_chunks: list[Chunk] = []
+        ev("ingest-start", total=len(to_ingest))
+        for name in to_ingest:
+            try:
+                doc = ingest_file(paths[name], corpus_dir, settings.chunking)
+            except IngestError as e:
+                report.skipped.append({"name": name, "reason": e.reason, "sha256": hashes[name]})
+                ev("skip", name=name, reason=e.reason)
+                continue
+            except Exception as e:  # noqa: BLE001 - one bad file never stops the others
+                reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unexpected error'}"
+                report.skipped.append({"name": name, "reason": reason, "sha256": hashes[name]})
+                ev("skip", name=name, reason=reason)
+                continue
+            if not doc.chunks:
+                report.skipped.append({"name": name, "reason": "no text found", "sha256": hashes[name]})
+                ev("skip", name=name, reason="no text found")
+                continue
+            new_chunks.extend(doc.chunks)
+            documents.append({
+                "name": name, "sha256": hashes[name], "kind": doc.document.kind, "title": doc.document.title,
+                "pages": len(doc.document.pages),
+                "sections": [{"id": s.id, "level": s.level, "title": s.title, "path": s.path,
+                              "page_start": s.page_start, "page_end": s.page_end} for s in doc.sections],
+            })
+            ev("ingested", name=name, chunks=len(doc.chunks))
+        failpoint("after-ingest")
+        for d in documents:
+            d["aliases"] = [x["name"] for x in report.duplicates if x["same_as"] == d["name"]]
+        for name in list(report.added):
+            if any(s["name"] == name for s in report.skipped):
+                report.added.remove(name)
+        for name in list(report.changed):
+            if any(s["name"] == name for s in report.skipped):
+                report.changed.remove(name)
+                report.removed.append(name)
+
+        report.chunks_new = len(new_chunks)
+        new_vectors = np.zeros((0, 0), dtype=np.float32)
+        if new_chunks:
+            emb = get_embeddings()
+            cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite")
+            try:
+                ev("embed-start", total=len(new_chunks))
+                new_vectors, report.embedded = embed_with_cache(
+                    emb, cache, [c.embed_text() for c in new_chunks], progress=lambda n: ev("embedded", n=n))
+                report.embed_calls = emb.calls
+            finally:
+                cache.close()
+            dim = new_vectors.shape[1]
+        elif kept_vectors:
+            dim = kept_vectors[0].shape[0]
+        else:
+            dim = (old_manifest or {}).get("embedding_dim", 0)
+        failpoint("after-embed")
+
+        pool = kept_chunks + new_chunks
+        parts = ([np.vstack(kept_vectors)] if kept_vectors else []) + ([new_vectors] if new_chunks else [])
+        pool_vecs = np.vstack(parts) if parts else np.zeros((0, dim), np.float32)
+        order = sorted(range(len(pool)), key=lambda i: (pool[i].doc, pool[i].ordinal))
+        chunks = [pool[i] for i in order]
+        vectors = pool_vecs[order] if order else pool_vecs
+        if len({c.id for c in chunks}) != len(chunks):
+            raise RuntimeError("duplicate chunk ids in the new index")
+
+        manifest = {
+            "format": FORMAT,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embedding": settings.embedding,
+            "embedding_dim": int(dim),
+            "chunking": settings.chunking.key(),
+            "vector_index": settings.vector_kind(len(chunks)),
+            "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
+                                      "pages": d["pages"], "aliases": d["aliases"]} for d in documents},
+            "skipped": report.skipped,
+            "duplicates": report.duplicates,
+            "stats": {"chunks": len(chunks), "zh": sum(c.lang == "zh" for c in chunks),
+                      "en": sum(c.lang == "en" for c in chunks)},
+        }
+        name = next_generation_name(index_dir)
+        building = index_dir / f"building-{os.getpid()}"
+        if building.exists():
+            shutil.rmtree(building)
+        ev("write-start")
+        write_generation(building, manifest, chunks, vectors, documents, vector_kind=settings.vector_kind(len(chunks)))
+        failpoint("after-write")
+        os.replace(building, index_dir / name)
+        failpoint("before-publish")
+        publish(index_dir, name)
+        failpoint("after-publish")
+        report.generation = name
+        report.wrote = True
+        report.chunks_total = len(chunks)
+        report.seconds = time.monotonic() - t0
+        ev("done")
+        return report

@@ -1,0 +1,164 @@
+"""Answers from evidence: the prompt, the generation, the citation check and abstention."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from index.embeddings import CountingEmbeddings
+from ingest.text import detect_lang, tokenize
+
+from .evidence import Evidence, split_sentences
+
+NOT_FOUND = "NOT_FOUND"
+_MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\]")
+
+ABSTAIN_TEXT = {
+    "zh": "文档中没有找到可以回答这个问题的内容。",
+    "en": "The documents do not say: nothing in the indexed reports answers this question.",
+}
+LANG_NAME = {"zh": "Simplified Chinese", "en": "English"}
+
+
+@dataclass
+class Answer:
+    text: str  # the answer as shown, with [n] markers, plus source quotes for other-language evidence
+    abstained: bool
+    citations: list[dict]
+    flags: list[str] = field(default_factory=list)  # e.g. "dropped-unsupported-citation"
+    raw: str = ""  # what the model wrote
+
+
+def build_messages(question: str, lang: str, evidence: list[Evidence]) -> list[dict]:
+    sources = "\n".join(f"[{e.n}] ({e.doc}, {e.hit.chunk.section_path[-1] if e.hit.chunk.section_path else 'p.' + str(e.page)}) {e.quote}"
+                        for e in evidence)
+    system = (
+        "You answer questions about policy reports using only the numbered sources. "
+        f"Write 1-3 short sentences in {LANG_NAME[lang]} only. "
+        "End each sentence with the number of the source it comes from, like [1]. "
+        f"If the sources do not answer the question, reply only: {NOT_FOUND}"
+    )
+    user = f"Sources:\n{sources}\n\nQuestion: {question}\nAnswer in {LANG_NAME[lang]}:"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def split_answer_sentences(text: str) -> list[str]:
+    """Sentences of a generated answer, each keeping the markers that follow it."""
+    out, buf = [], ""
+    for piece in re.split(r"((?:[。！？!?]|\.(?=\s|$))(?:\s*\[\d{1,2}(?:\s*[,，、]\s*\d{1,2})*\])*)", text):
+        buf += piece
+        if piece and re.match(r"(?:[。！？!?]|\.)", piece):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def _lexical_support(sentence: str, source: str) -> float:
+    s = set(tokenize(sentence, stopwords=True))
+    if not s:
+        return 0.0
+    return len(s & set(tokenize(source, stopwords=True))) / len(s)
+
+
+class CitationChecker:
+    """Every [n] must name a given source and be supported by it: lexical overlap for the same
+    language, embedding similarity (multilingual e5) across languages. Unsupported markers are
+    dropped; a sentence left without one gets the source that supports it best, if any does."""
+
+    def __init__(self, embeddings: CountingEmbeddings | None, lexical_min: float = 0.25, dense_min: float = 0.80):
+        self.emb = embeddings
+        self.lexical_min = lexical_min
+        self.dense_min = dense_min
+
+    def support(self, sentences: list[str], evidence: list[Evidence]) -> np.ndarray:
+        """support[i, j] in [0, 1]: how well evidence j supports sentence i."""
+        lex = np.array([[_lexical_support(s, e.quote) for e in evidence] for s in sentences], dtype=np.float32)
+        if self.emb is None or not sentences or not evidence:
+            return lex
+        sv = self.emb.queries(sentences)
+        ev = self.emb.queries([e.quote for e in evidence])
+        dense = sv @ ev.T
+        # map cosine onto [0, 1] around the threshold so both signals share one scale
+        dense01 = np.clip((dense - self.dense_min) / (1 - self.dense_min) * 0.5 + 0.5, 0, 1) * (dense >= self.dense_min)
+        lex01 = np.clip(lex / max(self.lexical_min, 1e-6) * 0.5, 0, 1) * (lex >= self.lexical_min)
+        return np.maximum(lex01, dense01)
+
+    def check(self, text: str, evidence: list[Evidence]) -> tuple[str, list[int], list[str]]:
+        """Returns (text with checked markers, cited source numbers in order, flags)."""
+        flags: list[str] = []
+        by_n = {e.n: i for i, e in enumerate(evidence)}
+        sentences = split_answer_sentences(text)
+        if not sentences:
+            return text, [], flags
+        bodies = [_MARK.sub("", s).strip() for s in sentences]
+        sup = self.support(bodies, evidence)
+        out_sents, cited = [], []
+        for i, (s, body) in enumerate(zip(sentences, bodies)):
+            marks = [int(n) for m in _MARK.findall(s) for n in re.split(r"[,，、\s]+", m) if n.strip()]
+            keep = []
+            for n in marks:
+                if n not in by_n:
+                    flags.append(f"dropped-unknown-source-[{n}]")
+                elif sup[i, by_n[n]] <= 0:
+                    flags.append(f"dropped-unsupported-[{n}]")
+                elif n not in keep:
+                    keep.append(n)
+            if not keep and sup.shape[1] and sup[i].max() > 0:
+                keep = [evidence[int(sup[i].argmax())].n]
+                if marks:
+                    flags.append("replaced-citation")
+            tail = "".join(f"[{n}]" for n in keep)
+            out_sents.append(_attach(body, tail))
+            cited.extend(n for n in keep if n not in cited)
+        joiner = "" if detect_lang(text) == "zh" else " "
+        return joiner.join(out_sents), cited, flags
+
+
+def _attach(body: str, tail: str) -> str:
+    if not tail:
+        return body
+    m = re.search(r"[。！？!?.]+$", body)
+    if m:
+        return body[: m.start()] + tail + body[m.start():] if detect_lang(body) == "zh" else body[: m.start()] + " " + tail + body[m.start():]
+    return f"{body} {tail}" if detect_lang(body) != "zh" else body + tail
+
+
+def extractive_answer(question: str, lang: str, evidence: list[Evidence], max_sentences: int = 2) -> str:
+    """No LLM: the best evidence sentences with their markers, in their own language."""
+    q = set(tokenize(question, stopwords=True))
+    picked = []
+    for e in evidence[:max_sentences]:
+        sents = split_sentences(e.quote) or [e.quote]
+        best = max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True))))
+        picked.append(_attach(best.strip(), f"[{e.n}]"))
+    joiner = "" if all(detect_lang(p) == "zh" for p in picked) else " "
+    return joiner.join(picked)
+
+
+def source_quotes(evidence: list[Evidence], cited: list[int], lang: str) -> str:
+    """Quotes of cited sources in the other language, printed under the answer."""
+    lines = []
+    for e in evidence:
+        if e.n in cited and e.lang != lang:
+            lines.append(f"> [{e.n}] {e.quote}")
+    return "\n".join(lines)
+
+
+def generate(llm, messages: list[dict], max_tokens: int, on_token: Callable[[str], None] | None = None) -> str:
+    parts: list[str] = []
+    stream: Iterator[str] = llm.stream(messages, max_tokens=max_tokens, temperature=0.0)
+    for piece in stream:
+        parts.append(piece)
+        if on_token:
+            on_token(piece)
+    return "".join(parts).strip()
+
+
+def is_not_found(raw: str) -> bool:
+    head = raw.strip().strip("`*_ ").upper()
+    return head.startswith(NOT_FOUND) or head.startswith("NOT FOUND")

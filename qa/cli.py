@@ -1,0 +1,466 @@
+"""The `wpqa` command. The only place that reads config.toml and wires ingest, index and qa together."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="wpqa: cited answers from policy white papers, in Chinese and English, offline.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Ctx:
+    """Lazy wiring: nothing heavy (models, index) is loaded before a command needs it."""
+
+    def __init__(self, config: Path, corpus: Path | None, index_dir: Path | None):
+        from .settings import load_settings
+
+        self.settings = load_settings(config, corpus, index_dir)
+        self._emb = None
+        self._gen = None
+        self._llm_cache: dict[str, tuple] = {}
+
+    # ---------------------------------------------------------------- index side
+    def build_settings(self):
+        from index.build import BuildSettings
+        from index.embeddings import model_identity
+
+        e = self.settings.embedding
+        return BuildSettings(
+            embedding={"backend": e.backend, "model_id": model_identity(e.backend, e.model)},
+            chunking=self.settings.chunking,
+            vector_index=self.settings.index.vector_index,
+            hnsw_above=self.settings.index.hnsw_above,
+        )
+
+    def embeddings(self):
+        if self._emb is None:
+            from index.embeddings import make_embeddings
+
+            e = self.settings.embedding
+            self._emb = make_embeddings(e.backend, e.model, e.threads, e.batch_size, e.query_prefix, e.passage_prefix)
+        return self._emb
+
+    def generation(self):
+        if self._gen is None:
+            from index.build import expected_identity
+            from index.store import open_generation
+
+            self._gen = open_generation(self.settings.index_dir, expected_identity(self.build_settings()))
+        return self._gen
+
+    # ---------------------------------------------------------------- answer side
+    def llm(self, backend: str | None):
+        from qa.llm import make_llm
+
+        name = backend or self.settings.answer.backend
+        if name not in self._llm_cache:
+            llm_settings = {"model_path": self.settings.llm.model_path, "n_threads": self.settings.llm.n_threads,
+                            "n_ctx": self.settings.llm.n_ctx, **self.settings.llm.openai}
+            self._llm_cache[name] = make_llm(name, llm_settings, self.settings.data_dir)
+            llm, notice = self._llm_cache[name]
+            if notice:
+                err.print(f"[yellow]notice:[/] {notice}", highlight=False)
+        return self._llm_cache[name][0], name
+
+    def pipeline(self, backend: str | None = None, translate: bool | None = None):
+        from .pipeline import AnswerConfig, LLMTranslator, QAPipeline
+        from .retrieve import FusionParams, HybridSearcher
+
+        llm, name = self.llm(backend)
+        r = self.settings.retrieval
+        use_translation = r.translate_query if translate is None else translate
+        translator = LLMTranslator(llm) if (llm is not None and use_translation) else None
+        searcher = HybridSearcher(self.generation(), self.embeddings(), translator,
+                                  FusionParams(candidates=r.candidates))
+        a = self.settings.answer
+        cfg = AnswerConfig(top_k=r.top_k, max_evidence=a.max_evidence, evidence_chars=a.evidence_chars,
+                           abstain_threshold=a.abstain_threshold, max_tokens=a.max_tokens)
+        return QAPipeline(searcher, self.embeddings(), llm, cfg, backend_name=name)
+
+
+def fail(msg: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def known_errors() -> tuple[type[Exception], ...]:
+    from index.embeddings import EmbeddingError
+    from index.store import IndexError_
+    from ingest.model import IngestError
+
+    from .llm import LLMError, ModelError
+    from .questions import QuestionFileError
+    from .settings import ConfigError
+
+    return (ConfigError, IndexError_, IngestError, EmbeddingError, LLMError, ModelError, QuestionFileError)
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         config: Path = typer.Option(Path("config.toml"), "--config", help="Config file (default ./config.toml)."),
+         corpus: Optional[Path] = typer.Option(None, "--corpus", help="Corpus folder (overrides config)."),
+         index_dir: Optional[Path] = typer.Option(None, "--index-dir", help="Index folder (overrides config).")):
+    try:
+        ctx.obj = Ctx(config, corpus, index_dir)
+    except known_errors() as e:
+        fail(str(e), 2)
+
+
+# ---------------------------------------------------------------------------------- index
+
+
+@app.command("index")
+def index_cmd(ctx: typer.Context,
+              rebuild: bool = typer.Option(False, "--rebuild", help="Start from nothing (the embedding cache still applies)."),
+              as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")):
+    """Bring the index up to date with the corpus: embed only new and changed documents."""
+    from index.build import build_index
+
+    c: Ctx = ctx.obj
+    s = c.settings
+    if not s.corpus.is_dir():
+        fail(f"{s.corpus}: corpus folder not found")
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=True, disable=as_json or not err.is_terminal)
+    tasks: dict[str, int] = {}
+
+    def events(kind, **kw):
+        if kind == "ingest-start":
+            tasks["ingest"] = progress.add_task("reading documents", total=kw["total"])
+        elif kind in ("ingested", "skip"):
+            progress.advance(tasks["ingest"])
+            if kind == "skip":
+                err.print(f"[yellow]warning:[/] {kw['name']}: {kw['reason']}", highlight=False)
+        elif kind == "embed-start":
+            tasks["embed"] = progress.add_task("embedding chunks", total=kw["total"])
+        elif kind == "embedded":
+            progress.advance(tasks["embed"], kw["n"])
+        elif kind == "write-start":
+            tasks["write"] = progress.add_task("writing index", total=None)
+
+    try:
+        with progress:
+            report = build_index(s.corpus, s.index_dir, c.build_settings(), c.embeddings, rebuild=rebuild, events=events)
+    except known_errors() as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{s.index_dir}: cannot write the index ({e.strerror or e})")
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        if report.stale_lock:
+            err.print(f"note: cleared a stale lock left by a killed run ({report.stale_lock})", highlight=False)
+        t = Table(title=f"wpqa index: {s.corpus}", show_lines=False)
+        t.add_column("status")
+        t.add_column("documents", justify="right")
+        t.add_column("files")
+        for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed),
+                             ("unchanged", report.unchanged)):
+            t.add_row(label, str(len(names)), ", ".join(names[:4]) + (" …" if len(names) > 4 else ""))
+        t.add_row("skipped", str(len(report.skipped)), ", ".join(x["name"] for x in report.skipped[:4]))
+        if report.duplicates:
+            t.add_row("duplicate", str(len(report.duplicates)),
+                      ", ".join(f"{d['name']} = {d['same_as']}" for d in report.duplicates[:3]))
+        out.print(t)
+        for x in report.skipped:
+            err.print(f"[yellow]skipped:[/] {x['name']}: {x['reason']}", highlight=False)
+        if report.wrote:
+            out.print(f"{report.chunks_total} chunks ({report.chunks_new} new, {report.embedded} embedded, "
+                      f"the rest from the cache or the previous index) in {report.seconds:.1f} s → {report.generation}",
+                      highlight=False)
+        else:
+            out.print(f"index is up to date: {report.chunks_total} chunks, nothing embedded ({report.seconds:.2f} s)",
+                      highlight=False)
+    if report.chunks_total == 0 and not report.unchanged:
+        fail("nothing could be indexed" + (f" ({len(report.skipped)} file(s) skipped)" if report.skipped else
+                                           f": no .pdf, .txt or .md files in {s.corpus}"))
+
+
+# ---------------------------------------------------------------------------------- inspect
+
+
+@app.command("inspect")
+def inspect_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="A PDF, .txt or .md file."),
+                chunks: bool = typer.Option(False, "--chunks", help="Also print the chunks."),
+                as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Show how a document is read: its section tree (level, title, pages) and optionally its chunks."""
+    from ingest.model import IngestError
+    from ingest.pipeline import ingest_file
+
+    c: Ctx = ctx.obj
+    if not file.is_file():
+        fail(f"{file}: file not found")
+    try:
+        doc = ingest_file(file.resolve(), file.resolve().parent, c.settings.chunking)
+    except IngestError as e:
+        fail(str(e))
+    if as_json:
+        print(json.dumps({
+            "doc": doc.document.name,
+            "sections": [{"level": s.level, "title": s.title, "path": s.path, "page_start": s.page_start,
+                          "page_end": s.page_end} for s in doc.sections],
+            "chunks": [{**ch.to_dict(), "section": ch.section} for ch in doc.chunks],
+        }, ensure_ascii=False, indent=1))
+        return
+    out.print(f"[bold]{doc.document.name}[/]  {len(doc.document.pages)} pages, {len(doc.sections)} sections, "
+              f"{len(doc.chunks)} chunks", highlight=False)
+    t = Table(show_header=True)
+    t.add_column("lvl", justify="right")
+    t.add_column("title")
+    t.add_column("pages", justify="right")
+    for s in doc.sections:
+        t.add_row(str(s.level), "  " * max(s.level - 1, 0) + (s.title or "(preamble)"),
+                  f"{s.page_start}" + (f"–{s.page_end}" if s.page_end != s.page_start else ""))
+    out.print(t)
+    if chunks:
+        for ch in doc.chunks:
+            out.rule(f"{ch.id}  p.{ch.page}  {ch.lang}  {ch.section or '(preamble)'}")
+            out.print(ch.text, highlight=False, markup=False)
+
+
+# ---------------------------------------------------------------------------------- ask / chat
+
+
+def print_sources(record: dict) -> None:
+    for cdict in record.get("citations", []):
+        out.print(f"  [{cdict['n']}] {cdict['doc']} › {cdict['section'] or '—'} › p.{cdict['page']}",
+                  highlight=False, markup=False)
+
+
+@app.command("ask")
+def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The question, in Chinese or English."),
+            as_json: bool = typer.Option(False, "--json", help="Print the batch record as JSON."),
+            llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
+            k: int = typer.Option(0, "--k", help="Contexts to return (default retrieval.top_k).")):
+    """Answer one question with citations (document › section › page)."""
+    c: Ctx = ctx.obj
+    if not question.strip():
+        fail("the question is empty")
+    try:
+        pipe = c.pipeline(llm)
+        streamed = []
+        on_token = None if as_json else (lambda t: (streamed.append(t)))
+        record = pipe.ask(question.strip(), qid="ask", on_token=on_token, k=k)
+    except known_errors() as e:
+        fail(str(e))
+    if as_json:
+        print(json.dumps(record, ensure_ascii=False, indent=1))
+        return
+    out.print(record["answer"], highlight=False, markup=False)
+    if record["citations"]:
+        out.print("\nSources:" if record["lang"] == "en" else "\n来源：", highlight=False)
+        print_sources(record)
+
+
+@app.command("chat")
+def chat_cmd(ctx: typer.Context,
+             llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
+    """Interactive chat: follow-up questions, streamed answers, /sources, /help, /quit."""
+    from .chat import ChatSession
+
+    c: Ctx = ctx.obj
+    try:
+        pipe = c.pipeline(llm)
+    except known_errors() as e:
+        fail(str(e))
+    ChatSession(pipe, out).run()
+
+
+# ---------------------------------------------------------------------------------- batch
+
+
+@app.command("batch")
+def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questions: .txt (one a line), .jsonl or .csv."),
+              output: Path = typer.Option(..., "-o", "--output", help="Answers: .jsonl (resumable), .csv or .md."),
+              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
+    """Answer a file of questions. Rerunning skips ids already in the output; errors are recorded per question."""
+    from .questions import append_record, done_ids, read_questions, read_records, repair_jsonl, write_csv, write_markdown
+
+    c: Ctx = ctx.obj
+    try:
+        questions, warnings = read_questions(file)
+    except known_errors() as e:
+        fail(str(e))
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    fmt = output.suffix.lower()
+    if fmt not in (".jsonl", ".csv", ".md"):
+        fail(f"{output}: output must end in .jsonl, .csv or .md")
+    # .csv and .md are rendered from a JSONL journal beside them, which is what makes them resumable
+    journal = output if fmt == ".jsonl" else output.with_name(output.name + ".jsonl")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    repair_jsonl(journal)
+    done = done_ids(journal)
+    todo = [q for q in questions if q.id not in done]
+    if done:
+        err.print(f"resuming: {len(questions) - len(todo)} of {len(questions)} already answered in {journal.name}",
+                  highlight=False)
+    failures = 0
+    if todo:
+        try:
+            pipe = c.pipeline(llm)
+        except known_errors() as e:
+            fail(str(e))
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=not err.is_terminal) as progress:
+            task = progress.add_task("answering", total=len(todo))
+            for q in todo:
+                try:
+                    record = pipe.ask(q.question, qid=q.id)
+                except Exception as e:  # noqa: BLE001 - one failing question never stops the batch
+                    failures += 1
+                    record = {"id": q.id, "question": q.question, "answer": "", "abstained": False, "citations": [],
+                              "contexts": [], "timings_ms": {}, "error": f"{type(e).__name__}: {e}".splitlines()[0]}
+                    err.print(f"[yellow]warning:[/] {file.name}:{q.line}: {record['error']}", highlight=False)
+                append_record(journal, record)
+                progress.advance(task)
+    if fmt != ".jsonl":
+        wanted = {q.id for q in questions}
+        records = [r for r in read_records(journal) if r.get("id") in wanted]
+        (write_csv if fmt == ".csv" else write_markdown)(output, records)
+    out.print(f"{len(todo)} answered now, {len(questions) - len(todo)} already done, {failures} failed → {output}",
+              highlight=False)
+    if questions and failures == len(todo) and todo:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------- eval
+
+
+@app.command("eval")
+def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set (see shared/eval/README.md)."),
+             as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+             llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
+             retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Score retrieval only (no answers)."),
+             no_translate: bool = typer.Option(False, "--no-translate", help="Do not translate questions for retrieval."),
+             records: Optional[Path] = typer.Option(None, "--records", help="Also write every answer record (JSONL).")):
+    """Score retrieval (hit@1, hit@5, MRR@10), citations, abstention and answer language on an eval set."""
+    from .evaluate import load_eval_set, score_question, summarise
+
+    c: Ctx = ctx.obj
+    try:
+        items = load_eval_set(file)
+    except FileNotFoundError:
+        fail(f"{file}: file not found")
+    except known_errors() + (ValueError,) as e:
+        fail(str(e))
+    try:
+        pipe = c.pipeline(llm, translate=False if no_translate else None)
+    except known_errors() as e:
+        fail(str(e))
+    scores, recs, latencies = [], [], []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=as_json or not err.is_terminal, transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(items))
+        for item in items:
+            if retrieval_only:
+                res = pipe.searcher.search(item["question"], k=10)
+                ctxs = [{"doc": h.chunk.doc, "text": h.chunk.text, "section": h.chunk.section} for h in res.hits]
+                rec = None
+                latencies.append(res.timings_ms["total"])
+            else:
+                rec = pipe.ask(item["question"], qid=item["id"], k=10)
+                ctxs = rec["contexts"]
+                latencies.append(rec["timings_ms"]["total"])
+                recs.append(rec)
+            scores.append(score_question(item, ctxs, rec))
+            progress.advance(task)
+    table = summarise(scores)
+    if records:
+        records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    lat = sorted(latencies)
+    summary = {"backend": pipe.backend_name, "translate": pipe.searcher.translator is not None,
+               "retrieval_only": retrieval_only, "table": table,
+               "latency_ms": {"p50": round(statistics.median(lat), 1) if lat else None,
+                              "p95": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1) if lat else None},
+               "questions": [asdict(s) for s in scores]}
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+        return
+    cols = ["n", "hit@1", "hit@5", "mrr@10", "cite_doc", "cite_section", "cited_any", "abstain_unanswerable",
+            "answer_lang"]
+    t = Table(title=f"wpqa eval: {file.name} (answers: {pipe.backend_name}, "
+                    f"translation: {'on' if summary['translate'] else 'off'})")
+    t.add_column("kind")
+    for col in cols:
+        t.add_column(col, justify="right")
+    for kind, row in table.items():
+        t.add_row(kind, *["—" if row.get(col) is None else (f"{row[col]:.2f}" if isinstance(row[col], float) else str(row[col]))
+                          for col in cols])
+    out.print(t)
+    out.print(f"latency per question: p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms",
+              highlight=False)
+
+
+# ---------------------------------------------------------------------------------- status
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Show the index: documents, chunks per language, model, size on disk, last build, skipped files."""
+    from index.store import current_name, dir_size, read_manifest
+
+    c: Ctx = ctx.obj
+    s = c.settings
+    manifest = read_manifest(s.index_dir)
+    if manifest is None:
+        fail(f"no index in {s.index_dir}; run `wpqa index`")
+    gen = current_name(s.index_dir)
+    info = {
+        "index_dir": str(s.index_dir),
+        "generation": gen,
+        "built": manifest.get("created_at"),
+        "embedding": manifest.get("embedding"),
+        "dim": manifest.get("embedding_dim"),
+        "chunking": manifest.get("chunking"),
+        "vector_index": manifest.get("vector_index"),
+        "documents": manifest.get("documents", {}),
+        "chunks": manifest.get("stats", {}),
+        "skipped": manifest.get("skipped", []),
+        "duplicates": manifest.get("duplicates", []),
+        "size_bytes": dir_size(s.index_dir / gen),
+        "cache_bytes": dir_size(s.index_dir / "cache") if (s.index_dir / "cache").exists() else 0,
+    }
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False, indent=1))
+        return
+    st = info["chunks"]
+    out.print(f"[bold]index[/] {info['index_dir']} ({gen}), built {info['built']}", highlight=False)
+    out.print(f"model {info['embedding']['model_id']} ({info['dim']}-d, {info['vector_index']}), chunking "
+              + ", ".join(f"{k}={v}" for k, v in info['chunking'].items()), highlight=False)
+    out.print(f"{len(info['documents'])} documents, {st.get('chunks', 0)} chunks (zh {st.get('zh', 0)}, "
+              f"en {st.get('en', 0)}), {info['size_bytes'] / 1e6:.1f} MB on disk "
+              f"(+ {info['cache_bytes'] / 1e6:.1f} MB embedding cache)", highlight=False)
+    t = Table()
+    t.add_column("document")
+    t.add_column("pages", justify="right")
+    t.add_column("chunks", justify="right")
+    t.add_column("also named")
+    for name, d in sorted(info["documents"].items()):
+        t.add_row(name, str(d.get("pages", "")), str(d.get("chunks", "")), ", ".join(d.get("aliases", [])))
+    out.print(t)
+    for x in info["skipped"]:
+        out.print(f"[yellow]skipped:[/] {x['name']}: {x['reason']}", highlight=False)
+
+
+def run() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,104 @@
+"""Evidence selection: the best sentences of the retrieved chunks, each with its citation.
+
+A small model reads about 60 prompt tokens a second here, so the prompt carries a few sharp
+passages (a sentence or two around the best match in each of the top chunks) instead of whole
+chunks.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.text import tokenize
+
+from .retrieve import Hit
+
+_SENT_END = re.compile(r"(?<=[。！？；!?])|(?<=[.;])\s+(?=[A-Z“\"(\[])")
+
+
+@dataclass
+class Evidence:
+    n: int  # citation number shown to the model and the user
+    hit: Hit
+    quote: str  # the passage given to the model, copied from the chunk
+    score: float  # retrieval score of the chunk
+
+    @property
+    def doc(self) -> str:
+        return self.hit.chunk.doc
+
+    @property
+    def section(self) -> str:
+        return self.hit.chunk.section
+
+    @property
+    def page(self) -> int:
+        return self.hit.chunk.page
+
+    @property
+    def lang(self) -> str:
+        return self.hit.chunk.lang
+
+    def citation(self) -> dict:
+        c = self.hit.chunk
+        return {"n": self.n, "doc": c.doc, "section": c.section, "page": c.page, "chunk_id": c.id, "quote": self.quote}
+
+
+def split_sentences(text: str) -> list[str]:
+    parts: list[str] = []
+    for line in text.split("\n"):
+        for s in _SENT_END.split(line):
+            if s and s.strip():
+                parts.append(s.strip())
+    return parts
+
+
+def _overlap(q_tokens: set[str], sentence: str) -> float:
+    toks = set(tokenize(sentence, stopwords=True))
+    if not toks or not q_tokens:
+        return 0.0
+    shared = q_tokens & toks
+    # longer shared tokens (names, numbers, multi-character words) weigh more
+    return sum(min(len(t), 4) for t in shared) / (sum(min(len(t), 4) for t in q_tokens) + 1e-6)
+
+
+def best_passage(chunk_text: str, query_tokens: set[str], max_chars: int) -> str:
+    """The best-matching sentence of a chunk, widened with its neighbours up to max_chars."""
+    sents = split_sentences(chunk_text)
+    if not sents:
+        return chunk_text[:max_chars]
+    scores = [_overlap(query_tokens, s) for s in sents]
+    i = max(range(len(sents)), key=lambda j: (scores[j], -j))
+    lo, hi = i, i + 1
+    text = sents[i]
+    while True:  # widen towards the better-matching neighbour while it fits
+        options = []
+        if hi < len(sents) and len(text) + len(sents[hi]) <= max_chars:
+            options.append((scores[hi], 1, "after"))
+        if lo > 0 and len(text) + len(sents[lo - 1]) <= max_chars:
+            options.append((scores[lo - 1], 0, "before"))
+        if not options:
+            break
+        side = max(options)[2]
+        if side == "after":
+            text, hi = _join(text, sents[hi]), hi + 1
+        else:
+            text, lo = _join(sents[lo - 1], text), lo - 1
+    if len(text) > max_chars:
+        text = text[:max_chars].rstrip() + "…"
+    return text
+
+
+def _join(a: str, b: str) -> str:
+    if a and b and (ord(a[-1]) > 0x2E80 or ord(b[0]) > 0x2E80):
+        return a + b
+    return f"{a} {b}"
+
+
+def select_evidence(hits: list[Hit], question: str, translation: str | None, max_evidence: int,
+                    max_chars: int) -> list[Evidence]:
+    q_tokens = set(tokenize(question, stopwords=True)) | (set(tokenize(translation, stopwords=True)) if translation else set())
+    out: list[Evidence] = []
+    for h in hits[:max_evidence]:
+        out.append(Evidence(n=len(out) + 1, hit=h, quote=best_passage(h.chunk.text, q_tokens, max_chars), score=h.score))
+    return out

@@ -1,0 +1,168 @@
+"""Question files in (.txt, .jsonl, .csv) and answer files out (.jsonl, .csv, .md), resumable."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class QuestionFileError(Exception):
+    pass
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    line: int
+
+
+def _auto_id(text: str) -> str:
+    return "q-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def read_questions(path: Path) -> tuple[list[Question], list[str]]:
+    """Questions and one warning per malformed line (with its line number); blank lines skipped."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise QuestionFileError(f"{path}: cannot read ({e.strerror or e})") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as e:
+            raise QuestionFileError(f"{path}: not UTF-8 or GBK text") from e
+    suffix = path.suffix.lower()
+    out: list[Question] = []
+    warnings: list[str] = []
+    if suffix == ".jsonl" or suffix == ".json":
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                warnings.append(f"{path.name}:{n}: skipped, not valid JSON ({e.msg})")
+                continue
+            if not isinstance(obj, dict) or not str(obj.get("question", "")).strip():
+                warnings.append(f"{path.name}:{n}: skipped, no 'question' field")
+                continue
+            q = str(obj["question"]).strip()
+            out.append(Question(str(obj.get("id") or _auto_id(q)), q, n))
+    elif suffix == ".csv":
+        reader = csv.reader(io.StringIO(text))
+        rows = list(reader)
+        if not rows:
+            return [], warnings
+        header = [h.strip().lower() for h in rows[0]]
+        if "question" in header:
+            qi, ii, start = header.index("question"), (header.index("id") if "id" in header else None), 1
+        else:
+            qi, ii, start = (1, 0, 0) if len(rows[0]) >= 2 else (0, None, 0)
+        for n, row in enumerate(rows[start:], start + 1):
+            if not any(c.strip() for c in row):
+                continue
+            if len(row) <= qi or not row[qi].strip():
+                warnings.append(f"{path.name}:{n}: skipped, no question in column {qi + 1}")
+                continue
+            q = row[qi].strip()
+            qid = row[ii].strip() if ii is not None and len(row) > ii and row[ii].strip() else _auto_id(q)
+            out.append(Question(qid, q, n))
+    else:  # .txt and anything else: a question a line
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                out.append(Question(_auto_id(line.strip()), line.strip(), n))
+    seen: dict[str, int] = {}
+    for q in out:  # the same id twice would make resuming ambiguous
+        if q.id in seen:
+            seen[q.id] += 1
+            q.id = f"{q.id}-{seen[q.id]}"
+        else:
+            seen[q.id] = 1
+    return out, warnings
+
+
+def done_ids(out_path: Path) -> set[str]:
+    """Ids already answered in an existing JSONL output (a torn last line is ignored)."""
+    ids: set[str] = set()
+    if not out_path.exists():
+        return ids
+    for line in out_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return ids
+
+
+def repair_jsonl(out_path: Path) -> None:
+    """Drop a torn last line left by a killed run, so appending never glues two records."""
+    if not out_path.exists():
+        return
+    data = out_path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    with open(out_path, "r+b") as f:
+        f.truncate(cut)
+
+
+def append_record(out_path: Path, record: dict) -> None:
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with open(out_path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_records(out_path: Path) -> list[dict]:
+    recs = []
+    for line in out_path.read_text(encoding="utf-8").splitlines():
+        try:
+            recs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return recs
+
+
+_CSV_DANGER = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    """Neutralise spreadsheet formulas: a cell starting with = + - @ gets a leading quote."""
+    s = "" if value is None else str(value)
+    return "'" + s if s.startswith(_CSV_DANGER) else s
+
+
+def cite_str(c: dict) -> str:
+    return f"[{c['n']}] {c['doc']} › {c['section'] or '—'} › p.{c['page']}"
+
+
+def write_csv(path: Path, records: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "question", "answer", "abstained", "citations", "error"])
+        for r in records:
+            w.writerow([csv_safe(r.get("id")), csv_safe(r.get("question")), csv_safe(r.get("answer")),
+                        str(bool(r.get("abstained"))).lower(),
+                        csv_safe("; ".join(cite_str(c) for c in r.get("citations", []))), csv_safe(r.get("error", ""))])
+
+
+def write_markdown(path: Path, records: list[dict]) -> None:
+    lines = ["# wpqa answers", ""]
+    for r in records:
+        lines += [f"## {r.get('id')}: {r.get('question')}", ""]
+        if r.get("error"):
+            lines += [f"**Error:** {r['error']}", ""]
+            continue
+        lines += [r.get("answer", ""), ""]
+        for c in r.get("citations", []):
+            lines.append(f"- {cite_str(c)}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,127 @@
+"""Typed settings read from config.toml (only `qa/cli.py` calls `load_settings`)."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ingest.model import ChunkSettings
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class EmbeddingSettings:
+    backend: str = "e5-small"
+    model: str = ""
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    threads: int = 2
+    batch_size: int = 16
+
+
+@dataclass
+class IndexSettings:
+    vector_index: str = "auto"
+    hnsw_above: int = 200000
+    vector_store: str = "faiss"
+    milvus: dict = field(default_factory=lambda: {"uri": ".wpqa/milvus.db", "collection": "wpqa_chunks",
+                                                  "token_env": "MILVUS_TOKEN"})
+
+
+@dataclass
+class RetrievalSettings:
+    top_k: int = 5
+    candidates: int = 40
+    translate_query: bool = True
+
+
+@dataclass
+class AnswerSettings:
+    backend: str = "auto"
+    max_evidence: int = 4
+    evidence_chars: int = 260
+    abstain_threshold: float = 0.5
+    max_tokens: int = 200
+
+
+@dataclass
+class LLMSettings:
+    model_path: str = ""
+    n_threads: int = 2
+    n_ctx: int = 2048
+    openai: dict = field(default_factory=lambda: {"base_url": "http://127.0.0.1:8000/v1",
+                                                  "model": "qwen2.5-coder-1.5b-instruct",
+                                                  "api_key_env": "OPENAI_API_KEY"})
+
+
+@dataclass
+class Settings:
+    corpus: Path
+    index_dir: Path
+    data_dir: Path
+    chunking: ChunkSettings
+    embedding: EmbeddingSettings
+    index: IndexSettings
+    retrieval: RetrievalSettings
+    answer: AnswerSettings
+    llm: LLMSettings
+    config_path: Path | None = None
+
+
+def _section(cls, raw: dict, name: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{name}]: {', '.join(sorted(unknown))}")
+    try:
+        obj = cls(**raw)
+    except TypeError as e:
+        raise ConfigError(f"[{name}]: {e}") from e
+    defaults = cls()
+    for f in fields(cls):
+        default, val = getattr(defaults, f.name), getattr(obj, f.name)
+        if isinstance(default, dict) and isinstance(val, dict):
+            setattr(obj, f.name, {**default, **val})
+        elif not isinstance(val, type(default)) and not (isinstance(default, float) and isinstance(val, int)):
+            raise ConfigError(f"[{name}] {f.name} should be {type(default).__name__}, got {val!r}")
+    return obj
+
+
+def load_settings(config: Path | None, corpus: Path | None = None, index_dir: Path | None = None) -> Settings:
+    raw: dict = {}
+    base = Path.cwd()
+    if config is not None:
+        if config.exists():
+            try:
+                raw = tomllib.loads(config.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"{config}: not valid TOML ({e})") from e
+            base = config.resolve().parent
+        elif config.name != "config.toml" or config.parent != Path("."):
+            raise ConfigError(f"{config}: config file not found")
+    paths = raw.get("paths", {})
+
+    def p(value, default) -> Path:
+        v = Path(value if value is not None else default).expanduser()
+        return v if v.is_absolute() else (base / v)
+
+    chunk_raw = raw.get("chunking", {})
+    try:
+        chunking = ChunkSettings(**chunk_raw)
+    except TypeError as e:
+        raise ConfigError(f"[chunking]: {e}") from e
+    return Settings(
+        corpus=corpus.resolve() if corpus else p(paths.get("corpus"), "corpus"),
+        index_dir=index_dir.resolve() if index_dir else p(paths.get("index_dir"), ".wpqa/index"),
+        data_dir=p(paths.get("data_dir"), ".wpqa/data"),
+        chunking=chunking,
+        embedding=_section(EmbeddingSettings, raw.get("embedding", {}), "embedding"),
+        index=_section(IndexSettings, raw.get("index", {}), "index"),
+        retrieval=_section(RetrievalSettings, raw.get("retrieval", {}), "retrieval"),
+        answer=_section(AnswerSettings, raw.get("answer", {}), "answer"),
+        llm=_section(LLMSettings, raw.get("llm", {}), "llm"),
+        config_path=config if config and config.exists() else None,
+    )

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install wpqa into .venv and run the main job on the bundled corpus:
+# index corpus/ and answer one question in each language.
+#   bash scripts/setup.sh            install + index + two sample questions
+#   bash scripts/setup.sh --install  install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip wheel setuptools
+# torch first, pinned: pip takes the CPU build that lies on this machine's disk instead of a
+# CUDA build of several GB (sentence-transformers would otherwise pull one in).
+python -m pip install -q "torch==2.13.0"
+# llama-cpp-python is compiled from source on first install (about 8-10 minutes on 2 cores);
+# pip caches the wheel, so later installs take seconds.
+python -m pip install -q -e ".[llm,milvus,dev]"
+echo "installed: $(wpqa --help >/dev/null && echo wpqa) into .venv"
+if [ "${1:-}" = "--install" ]; then
+  exit 0
+fi
+wpqa index
+wpqa status
+wpqa ask "世贸组织框架下关于电子商务的诸边谈判是何时正式启动的？"
+wpqa ask "What view on data-governance rules was put forward at ITU's Global Symposium for Regulators in 2020?"

@@ -1,0 +1,36 @@
+"""Shared helpers for tests that drive the real `wpqa` command in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+EVAL = SHARED / "eval" / "dev.jsonl"
+
+
+def wpqa(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True,
+         timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run `python -m qa.cli ARGS` (the same code as the `wpqa` console script)."""
+    e = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
+    e.pop("WPQA_FAILPOINT", None) if not (env and "WPQA_FAILPOINT" in env) else None
+    p = subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=cwd or ROOT, env=e, capture_output=True,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"wpqa {' '.join(args)} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def wpqa_json(*args: str, **kw) -> dict:
+    p = wpqa(*args, **kw)
+    return json.loads(p.stdout)
+
+
+def write_config(path: Path, text: str = "") -> Path:
+    """A config file in a temp dir (relative paths in it resolve against that dir)."""
+    path.write_text(text, encoding="utf-8")
+    return path

