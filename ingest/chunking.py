@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from .model import Chunk, ChunkSettings, Document, Section
+from .headings import chapter_alias
 from .sections import document_text, title_offset
 from .text import count_tokens, detect_lang
 
@@ -198,8 +199,20 @@ def chunk_document(doc: Document, sections: list[Section], settings: ChunkSettin
                 start=start,
                 end=end,
                 text=text,
+                context=chunk_context(doc, unit.section),
             ))
     return chunks
+
+
+def chunk_context(doc: Document, section: Section) -> str:
+    """'title › heading path (Chapter N 第N章)': what the chunk is about beyond its own words."""
+    parts = [doc.title] if doc.title else []
+    if section.path:
+        parts.append(" > ".join(section.path))
+        alias = chapter_alias(section.path[0])
+        if alias:
+            parts.append(alias)
+    return " › ".join(parts)
 
 
 def _pack(full: str, unit: _Unit, st: ChunkSettings) -> list[Span]:

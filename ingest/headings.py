@@ -131,3 +131,60 @@ def skeleton(s: str) -> str:
     s = unicodedata.normalize("NFKC", s)
     s = re.sub(r"[\s“”‘’\"'「」『』`´]", "", s)
     return s.casefold()
+
+
+_ZH_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")}
+_ROMAN_VAL = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def zh_to_int(s: str) -> int | None:
+    """一 .. 九十九 (and 〇/零/两) to an int."""
+    s = s.replace("两", "二").replace("〇", "零")
+    if not s or any(c not in _ZH_DIGIT and c != "十" for c in s):
+        return None
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        return (_ZH_DIGIT.get(tens, 1) if tens else 1) * 10 + (_ZH_DIGIT.get(ones, 0) if ones else 0)
+    return _ZH_DIGIT[s] if len(s) == 1 else None
+
+
+def int_to_zh(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, ones = divmod(n, 10)
+    return (digits[tens] if tens > 1 else "") + "十" + (digits[ones] if ones else "")
+
+
+def roman_to_int(s: str) -> int | None:
+    total, prev = 0, 0
+    for ch in reversed(s.upper()):
+        v = _ROMAN_VAL.get(ch)
+        if v is None:
+            return None
+        total, prev = (total - v, prev) if v < prev else (total + v, v)
+    return total or None
+
+
+def chapter_number(title: str) -> int | None:
+    """The number of a top-level heading (第三章, 三、, Chapter 3:, III.), else None."""
+    m = classify(title)
+    if not m:
+        return None
+    s = m.title
+    if m.kind == "chapter":
+        x = re.match(rf"^第([{ZH_NUM}\d]+)章", s) or re.match(r"^chapter\s+(\w+)", s, re.I)
+        v = x.group(1) if x else ""
+        return int(v) if v.isdigit() else (zh_to_int(v) or roman_to_int(v))
+    if m.kind == "zh_num":
+        return zh_to_int(s.split("、", 1)[0])
+    if m.kind == "roman":
+        return roman_to_int(s.split(".", 1)[0])
+    return None
+
+
+def chapter_alias(title: str) -> str:
+    """'Chapter 2 第二章' for a numbered top-level heading, so a question that names a chapter in
+    either language or numbering style finds it (empty when the title has no chapter number)."""
+    n = chapter_number(title)
+    return f"Chapter {n} 第{int_to_zh(n)}章" if n and n < 100 else ""

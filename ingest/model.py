@@ -60,17 +60,15 @@ class Chunk:
     start: int  # character offsets in the document's cleaned text
     end: int
     text: str
+    context: str = ""  # document title, heading path and chapter aliases: embedded with the text
 
     @property
     def section(self) -> str:
         return " > ".join(self.section_path)
 
     def embed_text(self) -> str:
-        """Text given to the embedder and the lexical index: heading path, then body."""
-        head = " > ".join(self.section_path)
-        if head and not self.text.startswith(self.section_path[-1]):
-            return f"{head}\n{self.text}"
-        return self.text
+        """Text given to the embedder and the lexical index: where the chunk sits, then its text."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +85,11 @@ class IngestedDocument:
     chunks: list[Chunk]
 
 
+# Bumped whenever cleaning, sectioning or chunking changes what chunks come out of the same
+# file; the index manifest records it, so an index built by older code asks for a rebuild.
+INGEST_VERSION = 3
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     """Chunk size in tokens (jieba words for Chinese, words for English)."""
@@ -96,4 +99,4 @@ class ChunkSettings:
     min_tokens: int = 30  # a trailing piece smaller than this is merged into the previous chunk
 
     def key(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "ingest_version": INGEST_VERSION}

@@ -40,6 +40,13 @@ class AnswerConfig:
     max_tokens: int = 200
 
 
+# One worked example per direction keeps a small model translating instead of answering.
+_SHOT = {
+    "en": ("白皮书如何看待数据跨境流动带来的风险？", "How does the white paper view the risks of cross-border data flows?"),
+    "zh": ("Which organisations set up working groups on e-commerce?", "哪些组织设立了电子商务工作组？"),
+}
+
+
 class LLMTranslator:
     """Question translation with the answer model, for searching the other language."""
 
@@ -48,16 +55,22 @@ class LLMTranslator:
         self.max_tokens = max_tokens
         self._cache: dict[tuple[str, str], str | None] = {}
 
+    def messages(self, text: str, target: str) -> list[dict]:
+        source = "Chinese" if target == "en" else "English"
+        ex_in, ex_out = _SHOT[target]
+        return [
+            {"role": "system", "content": f"You translate questions from {source} into {LANG_LABEL[target]}. "
+                                          "Translate the question; never answer it. Output only the translation."},
+            {"role": "user", "content": ex_in},
+            {"role": "assistant", "content": ex_out},
+            {"role": "user", "content": text},
+        ]
+
     def __call__(self, text: str, target: str) -> str | None:
         key = (text, target)
         if key not in self._cache:
-            messages = [
-                {"role": "system", "content": f"Translate the user's question into {LANG_LABEL[target]}. "
-                                              "Output only the translation, nothing else."},
-                {"role": "user", "content": text},
-            ]
             try:
-                out = generate(self.llm, messages, self.max_tokens).strip().strip('"“”')
+                out = generate(self.llm, self.messages(text, target), self.max_tokens).strip().strip('"“”')
             except Exception:  # noqa: BLE001 - retrieval must still work without a translation
                 out = ""
             out = out.splitlines()[0].strip() if out else ""

@@ -10,6 +10,7 @@ partition before they meet. A passage must stand out within its own language to 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,19 +24,22 @@ from index.embeddings import CountingEmbeddings
 from index.store import Generation
 from index.vectors import LANGS
 from ingest.model import Chunk
-from ingest.text import detect_lang
+from ingest.text import count_tokens, detect_lang
 
 Translator = Callable[[str, str], str | None]  # (question, target_lang) -> translation or None
 
 
 @dataclass
 class FusionParams:
-    candidates: int = 40
-    w_dense: float = 1.0
-    w_lex: float = 0.35
-    w_cross: float = 0.5  # weight of the original question's dense score on the other language
-    other_min: int = 1  # slots of the top k reserved for the best other-language passage(s)
-    other_gate: float = 2.0  # ... if its calibrated score reaches this z
+    """Weights of the fused score; chosen on the dev set (see README, "Retrieval")."""
+
+    candidates: int = 40  # taken from each list before fusion
+    w_lex: float = 2.0  # BM25, relative to the best BM25 score of its list ...
+    lex_full: float = 4.0  # ... at full weight once that best score reaches this
+    w_cross: float = 0.5  # the original question's dense score on the other language, next to the translation's
+    other_bonus: float = 0.5  # without a translation, cross-lingual scores are weaker but undervalued
+    short_penalty: float = 1.0  # cover pages and other near-empty chunks match everything a little ...
+    short_tokens: int = 40  # ... so chunks under this many tokens lose up to short_penalty
 
 
 @dataclass
@@ -70,88 +74,92 @@ class HybridSearcher:
         self.p = params or FusionParams()
         self.lang_rows = {lang: np.asarray([i for i, c in enumerate(gen.chunks) if c.lang == lang], dtype=np.int64)
                           for lang in LANGS}
+        self._ntok: dict[int, int] = {}
 
     # ---------------------------------------------------------------- signals
-    def _dense(self, qv: np.ndarray, lang: str) -> dict[int, float]:
-        """Calibrated dense scores (z against the language partition) for the top candidates."""
+    def _dense(self, qv: np.ndarray, lang: str) -> tuple[list[int], float, float]:
+        """Top candidate rows of a language, and the mean and spread of the question's cosine over
+        that whole language partition (a sample of it when large), to turn cosines into z-scores."""
         rows = self.lang_rows[lang]
         if not len(rows):
-            return {}
+            return [], 0.0, 1.0
         hits = self.gen.dense.search(qv, lang, self.p.candidates)
-        # mean/std over the partition: exact for small partitions, from a sample when large
         sample = rows if len(rows) <= 20000 else rows[:: max(1, len(rows) // 20000)]
         mu, sd = _z(self.gen.vectors[sample] @ qv)
-        return {r: (s - mu) / sd for r, s in hits}
+        return [r for r, _ in hits], mu, sd
 
-    def _lexical(self, text: str, lang: str) -> dict[int, float]:
+    def _lexical(self, text: str | None, lang: str) -> dict[int, float]:
+        """BM25 relative to the list's best score, damped when even the best match is weak."""
+        if not text:
+            return {}
         hits = self.gen.lexical.search(text, lang, self.p.candidates)
         if not hits:
             return {}
-        scores = np.asarray([s for _, s in hits])
-        top = float(scores.max())
-        # BM25 has no natural scale: express each score relative to the best one of this list,
-        # and damp lists whose best match is weak (few shared terms).
-        strength = min(1.0, top / 8.0)
-        return {r: 3.0 * strength * s / top for r, s in hits}
+        top = max(s for _, s in hits)
+        strength = min(1.0, top / self.p.lex_full)
+        return {r: strength * s / top for r, s in hits}
+
+    def _length_penalty(self, row: int) -> float:
+        n = self._ntok.get(row)
+        if n is None:
+            n = self._ntok[row] = count_tokens(self.gen.chunks[row].text)
+        return self.p.short_penalty * max(0.0, 1.0 - n / self.p.short_tokens)
 
     # ---------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, lang: str | None = None) -> RetrievalResult:
-        import time
-
         t0 = time.perf_counter()
+        p = self.p
         qlang = lang or detect_lang(question)
         other = "en" if qlang == "zh" else "zh"
         translation = None
-        timings = {}
+        timings: dict[str, float] = {}
         if self.translator is not None and len(self.lang_rows[other]):
             t = time.perf_counter()
             translation = self.translator(question, other)
             timings["translate"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        texts = [question] + ([translation] if translation else [])
-        qvs = self.emb.queries(texts)
+        qvs = self.emb.queries([question] + ([translation] if translation else []))
+        q_vec, t_vec = qvs[0], (qvs[1] if translation else None)
         timings["embed_query"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
 
-        per_lang: dict[str, dict[int, dict]] = {lang_: {} for lang_ in LANGS}
-
-        def add(lang_, name, scores):
-            for r, s in scores.items():
-                per_lang[lang_].setdefault(r, {})[name] = s
-
-        add(qlang, "dense", self._dense(qvs[0], qlang))
-        add(qlang, "lex", self._lexical(question, qlang))
-        add(other, "cross", self._dense(qvs[0], other))
-        add(other, "lex_orig", self._lexical(question, other))
-        if translation:
-            add(other, "dense", self._dense(qvs[1], other))
-            add(other, "lex", self._lexical(translation, other))
-
-        p = self.p
-        scored: dict[str, list[Hit]] = {}
-        for lang_, cands in per_lang.items():
-            hits = []
-            for r, sig in cands.items():
-                if lang_ == qlang or translation:
-                    dense = sig.get("dense", 0.0)
-                    if lang_ != qlang:
-                        dense = max(dense, sig.get("cross", 0.0))
+        hits: list[Hit] = []
+        for lang_ in (qlang, other):
+            same = lang_ == qlang
+            # dense: the question in this language (the translation on the other side), and on the
+            # other side also the original question, which e5 matches across languages
+            main_vec = q_vec if same else t_vec
+            cand: set[int] = set()
+            stats = {}
+            for name, vec in (("dense", main_vec), ("cross", None if same else q_vec)):
+                if vec is not None:
+                    rows, mu, sd = self._dense(vec, lang_)
+                    cand.update(rows)
+                    stats[name] = (vec, mu, sd)
+            lex = self._lexical(question if same else translation, lang_)
+            lex_orig = {} if same else self._lexical(question, lang_)  # names and acronyms: WTO, G20, RCEP
+            cand.update(lex)
+            cand.update(lex_orig)
+            if not cand:
+                continue
+            rows = np.fromiter(cand, dtype=np.int64)
+            vecs = self.gen.vectors[rows]
+            z = {name: (vecs @ vec - mu) / sd for name, (vec, mu, sd) in stats.items()}
+            for i, r in enumerate(rows.tolist()):
+                sig = {name: float(v[i]) for name, v in z.items()}
+                lx = max(lex.get(r, 0.0), lex_orig.get(r, 0.0))
+                if same:
+                    dense = sig["dense"]
+                elif "dense" in sig:
+                    dense = (sig["dense"] + p.w_cross * sig["cross"]) / (1 + p.w_cross)
                 else:
-                    dense = sig.get("cross", 0.0)
-                lex = max(sig.get("lex", 0.0), sig.get("lex_orig", 0.0))
-                score = p.w_dense * dense + p.w_lex * lex
+                    dense = sig["cross"] + p.other_bonus
+                if lx:
+                    sig["lex"] = lx
+                score = dense + p.w_lex * lx - self._length_penalty(r)
                 hits.append(Hit(r, self.gen.chunks[r], score, sig))
-            hits.sort(key=lambda h: -h.score)
-            scored[lang_] = hits
-
-        merged = sorted(scored[qlang] + scored[other], key=lambda h: -h.score)
-        top = merged[:k]
-        # Never starve the other language: its best passage gets a slot when it stands out.
-        best_other = [h for h in scored[other][: p.other_min] if h.score >= p.other_gate]
-        for h in best_other:
-            if h not in top and len(top) >= k:
-                top = top[: k - 1] + [h]
-                top.sort(key=lambda x: -x.score)
+        hits.sort(key=lambda h: -h.score)
+        top = hits[:k]
         timings["search"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return RetrievalResult(question, qlang, translation, top, timings)
