@@ -1,6 +1,7 @@
 """Chunking: sentence-aligned, token-sized, never crossing a section, titles on first chunks."""
 from __future__ import annotations
 
+from dataclasses import asdict
 import re
 
 from ingest.chunking import chunk_document, split_sentences
@@ -73,7 +74,7 @@ def test_short_section_stays_whole_with_title_first():
 def test_long_section_split_with_overlap_and_small_tail_merge():
     st = ChunkSettings(max_tokens=60, overlap_sentences=1, min_tokens=20)
     body = [_sentence(i) + " " + _sentence(i + 100) for i in range(12)]  # one line = one paragraph, ~28 tokens
-    doc, secs, chunks = _chunks([["Background"] + body[:6], body[6:] + ["Notes", _sentence(999)]], **st.key())
+    doc, secs, chunks = _chunks([["Background"] + body[:6], body[6:] + ["Notes", _sentence(999)]], **asdict(st))
     _check_invariants(doc, secs, chunks, st)
     bg = [c for c in chunks if c.section_path == ["Background"]]
     assert len(bg) > 3
@@ -100,7 +101,7 @@ def test_overlong_sentence_is_split_at_clauses():
     st = ChunkSettings(max_tokens=30, overlap_sentences=1, min_tokens=5)
     clause = "数字全球化引发了新的全球性治理挑战"
     long = "，".join([clause] * 12) + "。"
-    doc, secs, chunks = _chunks([["一、标题", long]], **st.key())
+    doc, secs, chunks = _chunks([["一、标题", long]], **asdict(st))
     _check_invariants(doc, secs, chunks, st)
     assert len(chunks) > 2
     assert all(count_tokens(c.text) <= 30 + 5 for c in chunks)
@@ -114,7 +115,7 @@ def test_chunks_never_cross_sections_zh():
               "一、数字全球化与全球治理新挑战", "2020年，数字全球化及全球治理面临新挑战。" * 3],
              ["（一）数字化驱动新一轮全球化", "由数字化驱动的新一轮全球化席卷而来。" * 8,
               "（二）数字全球化引发新的全球性治理挑战", "数字全球化引发了新的全球性治理挑战。"]]
-    doc, secs, chunks = _chunks(pages, **st.key())
+    doc, secs, chunks = _chunks(pages, **asdict(st))
     _check_invariants(doc, secs, chunks, st)
     paths = [c.section_path[-1] for c in chunks]
     assert paths == sorted(paths, key=[s.title for s in secs].index)  # document order
