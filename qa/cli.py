@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
+from contextlib import nullcontext
 import statistics
 import sys
 import time
@@ -253,9 +253,8 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
         fail("the question is empty")
     try:
         pipe = c.pipeline(llm)
-        streamed = []
-        on_token = None if as_json else (lambda t: (streamed.append(t)))
-        record = pipe.ask(question.strip(), qid="ask", on_token=on_token, k=k)
+        with err.status("searching and answering…", spinner="dots") if err.is_terminal and not as_json else nullcontext():
+            record = pipe.ask(question.strip(), qid="ask", k=k)
     except known_errors() as e:
         fail(str(e))
     if as_json:

@@ -2,9 +2,10 @@
 
 Per question (answerable ones): hit@1, hit@5, reciprocal rank within the top 10 (a retrieved
 chunk is a hit when one gold evidence string is a substring of it once all whitespace is
-removed from both), and, for answered questions, whether the first citation names the gold
-document and (where the set gives one) the gold section heading. Unanswerable questions count
-towards abstention. Answer language is checked for every answered question.
+removed from both), and, for answered questions, whether a citation names the gold document and
+(where the set gives one) the gold section heading. Unanswerable questions count
+towards abstention. Answer language is checked for every answered question. Citation accuracy
+counts an answer whose citations include the gold document (and the gold heading).
 """
 from __future__ import annotations
 
@@ -89,10 +90,9 @@ def score_question(item: dict, contexts: list[dict], record: dict | None) -> Que
             qs.any_citation = bool(cites)
             qs.lang_ok = detect_lang(_strip_quotes(record.get("answer", ""))) == item.get("lang")
             if answerable:
-                first = cites[0] if cites else None
-                qs.cited_doc = bool(first and first["doc"] == item["doc"])
-                qs.cited_section = bool(first and first["doc"] == item["doc"] and
-                                        section_matches(first["section"], item.get("section")))
+                qs.cited_doc = any(c["doc"] == item["doc"] for c in cites)
+                qs.cited_section = any(c["doc"] == item["doc"] and section_matches(c["section"], item.get("section"))
+                                       for c in cites)
     return qs
 
 
