@@ -100,5 +100,30 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
     q_tokens = set(tokenize(question, stopwords=True)) | (set(tokenize(translation, stopwords=True)) if translation else set())
     out: list[Evidence] = []
     for h in hits[:max_evidence]:
-        out.append(Evidence(n=len(out) + 1, hit=h, quote=best_passage(h.chunk.text, q_tokens, max_chars), score=h.score))
+        # a Chinese character costs the model about as much as three English letters
+        limit = max_chars // 2 if h.chunk.lang == "zh" else max_chars
+        out.append(Evidence(n=len(out) + 1, hit=h, quote=best_passage(_body(h.chunk), q_tokens, limit), score=h.score))
     return out
+
+
+def _body(chunk) -> str:
+    """The chunk without its leading title line (the title travels in the citation)."""
+    title = chunk.section_path[-1] if chunk.section_path else ""
+    if title and chunk.text.startswith(title) and len(chunk.text) > len(title) + 1:
+        return chunk.text[len(title) + 1:]
+    return chunk.text
+
+
+_QUOTED = re.compile(r"《([^》]{2,40})》|“([^”]{2,40})”|\"([^\"]{2,40})\"")
+
+
+def missing_titles(question: str, translation: str | None, texts: list[str]) -> list[str]:
+    """Titles the question quotes (《…》, “…”) that appear in none of the texts: a question about a
+    document or a law the corpus never mentions cannot be answered from it."""
+    hay = re.sub(r"\s+", "", "".join(texts)).lower()
+    missing = []
+    for m in _QUOTED.finditer(question):
+        title = next(g for g in m.groups() if g)
+        if re.sub(r"\s+", "", title).lower() not in hay:
+            missing.append(title)
+    return missing

@@ -25,7 +25,7 @@ from .answer import (
     is_not_found,
     source_quotes,
 )
-from .evidence import select_evidence
+from .evidence import missing_titles, select_evidence
 from .retrieve import HybridSearcher
 
 LANG_LABEL = {"zh": "Chinese", "en": "English"}
@@ -109,6 +109,12 @@ class QAPipeline:
         best = res.hits[0].score if res.hits else float("-inf")
         state["best_score"] = best
         state["abstain"] = not res.hits or best < self.cfg.abstain_threshold
+        if state["abstain"]:
+            state["flags"].append("weak-evidence")
+        missing = missing_titles(state["question"], res.translation, [h.chunk.text for h in res.hits])
+        if missing and not state["abstain"]:
+            state["abstain"] = True
+            state["flags"].append("not-in-corpus: " + ", ".join(missing))
         return state
 
     def _answer(self, state: dict) -> dict:

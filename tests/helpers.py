@@ -30,7 +30,13 @@ def wpqa_json(*args: str, **kw) -> dict:
     return json.loads(p.stdout)
 
 
+DATA_DIR = Path(os.environ.get("WPQA_DATA_DIR", ROOT / ".wpqa" / "data"))
+
+
 def write_config(path: Path, text: str = "") -> Path:
-    """A config file in a temp dir (relative paths in it resolve against that dir)."""
+    """A config file in a temp dir (relative paths in it resolve against that dir). The answer
+    model is assembled once into the checkout's data dir and shared by every test."""
+    if "[paths]" not in text:
+        text = f'[paths]\ndata_dir = "{DATA_DIR}"\n\n' + text
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,0 +1,30 @@
+"""Session fixtures: one real index of the bundled corpus, shared by the tests that only read it."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from tests.helpers import CORPUS, wpqa, write_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory) -> dict:
+    """The five corpus PDFs indexed with the default configuration (real e5, FAISS, BM25)."""
+    tmp = tmp_path_factory.mktemp("corpus_index")
+    corpus = tmp / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    cfg = write_config(tmp / "config.toml")
+    index = tmp / "index"
+    wpqa("--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(index), "index")
+    return {"tmp": tmp, "corpus": corpus, "index": index, "cfg": cfg,
+            "args": ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(index)]}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Model-heavy tests run last, so a quick failure elsewhere shows first."""
+    items.sort(key=lambda it: 1 if it.get_closest_marker("llm") else 0)
