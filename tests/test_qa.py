@@ -6,9 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
 
 from qa.answer import CitationChecker, numbers
 from qa.evidence import Evidence, missing_titles
