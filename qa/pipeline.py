@@ -34,9 +34,9 @@ LANG_LABEL = {"zh": "Chinese", "en": "English"}
 @dataclass
 class AnswerConfig:
     top_k: int = 5
-    max_evidence: int = 4
+    max_evidence: int = 3
     evidence_chars: int = 260
-    abstain_threshold: float = 0.5
+    abstain_threshold: float = 2.0
     max_tokens: int = 200
 
 
