@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 import statistics
-import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,6 +42,8 @@ class Ctx:
             chunking=self.settings.chunking,
             vector_index=self.settings.index.vector_index,
             hnsw_above=self.settings.index.hnsw_above,
+            vector_store=self.settings.index.vector_store,
+            milvus=self.settings.index.milvus if self.settings.index.vector_store == "milvus" else None,
         )
 
     def embeddings(self):
@@ -82,7 +83,9 @@ class Ctx:
         llm, name = self.llm(backend)
         r = self.settings.retrieval
         use_translation = r.translate_query if translate is None else translate
-        translator = LLMTranslator(llm) if (llm is not None and use_translation) else None
+        translator = None
+        if llm is not None and use_translation:
+            translator = LLMTranslator(llm.with_slot("translate") if hasattr(llm, "with_slot") else llm)
         searcher = HybridSearcher(self.generation(), self.embeddings(), translator,
                                   FusionParams(candidates=r.candidates))
         a = self.settings.answer
@@ -92,7 +95,7 @@ class Ctx:
 
 
 def fail(msg: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/] {msg}", highlight=False)
+    err.print(f"[red]error:[/] {escape(msg)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -133,17 +136,22 @@ def index_cmd(ctx: typer.Context,
     s = c.settings
     if not s.corpus.is_dir():
         fail(f"{s.corpus}: corpus folder not found")
+    if s.index_dir.exists() and not s.index_dir.is_dir():
+        fail(f"{s.index_dir}: cannot write the index (not a folder)")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=as_json or not err.is_terminal)
     tasks: dict[str, int] = {}
+    warned: set[str] = set()
 
     def events(kind, **kw):
         if kind == "ingest-start":
             tasks["ingest"] = progress.add_task("reading documents", total=kw["total"])
         elif kind in ("ingested", "skip"):
-            progress.advance(tasks["ingest"])
+            if "ingest" in tasks:  # files skipped before reading starts (symlinks, unchanged broken files) too
+                progress.advance(tasks["ingest"])
             if kind == "skip":
-                err.print(f"[yellow]warning:[/] {kw['name']}: {kw['reason']}", highlight=False)
+                warned.add(kw["name"])
+                err.print(f"[yellow]warning:[/] {escape(kw['name'])}: {escape(kw['reason'])}", highlight=False)
         elif kind == "embed-start":
             tasks["embed"] = progress.add_task("embedding chunks", total=kw["total"])
         elif kind == "embedded":
@@ -159,26 +167,27 @@ def index_cmd(ctx: typer.Context,
     except OSError as e:
         fail(f"{s.index_dir}: cannot write the index ({e.strerror or e})")
     for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    for x in report.skipped:
+        if x["name"] not in warned:
+            err.print(f"[yellow]warning:[/] {escape(x['name'])}: {escape(x['reason'])}", highlight=False)
+    if report.stale_lock:
+        err.print(f"note: cleared a stale lock left by a killed run ({escape(report.stale_lock)})", highlight=False)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
-        if report.stale_lock:
-            err.print(f"note: cleared a stale lock left by a killed run ({report.stale_lock})", highlight=False)
         t = Table(title=f"wpqa index: {s.corpus}", show_lines=False)
         t.add_column("status")
         t.add_column("documents", justify="right")
         t.add_column("files")
         for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed),
                              ("unchanged", report.unchanged)):
-            t.add_row(label, str(len(names)), ", ".join(names[:4]) + (" …" if len(names) > 4 else ""))
-        t.add_row("skipped", str(len(report.skipped)), ", ".join(x["name"] for x in report.skipped[:4]))
+            t.add_row(label, str(len(names)), escape(", ".join(names[:4]) + (" …" if len(names) > 4 else "")))
+        t.add_row("skipped", str(len(report.skipped)), escape(", ".join(x["name"] for x in report.skipped[:4])))
         if report.duplicates:
             t.add_row("duplicate", str(len(report.duplicates)),
-                      ", ".join(f"{d['name']} = {d['same_as']}" for d in report.duplicates[:3]))
+                      escape(", ".join(f"{d['name']} = {d['same_as']}" for d in report.duplicates[:3])))
         out.print(t)
-        for x in report.skipped:
-            err.print(f"[yellow]skipped:[/] {x['name']}: {x['reason']}", highlight=False)
         if report.wrote:
             out.print(f"{report.chunks_total} chunks ({report.chunks_new} new, {report.embedded} embedded, "
                       f"the rest from the cache or the previous index) in {report.seconds:.1f} s → {report.generation}",
@@ -296,7 +305,7 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
     except known_errors() as e:
         fail(str(e))
     for w in warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     fmt = output.suffix.lower()
     if fmt not in (".jsonl", ".csv", ".md"):
         fail(f"{output}: output must end in .jsonl, .csv or .md")
@@ -307,8 +316,8 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
     done = done_ids(journal)
     todo = [q for q in questions if q.id not in done]
     if done:
-        err.print(f"resuming: {len(questions) - len(todo)} of {len(questions)} already answered in {journal.name}",
-                  highlight=False)
+        err.print(f"resuming: {len(questions) - len(todo)} of {len(questions)} already answered in "
+                  f"{escape(journal.name)}", highlight=False)
     failures = 0
     if todo:
         try:
@@ -325,14 +334,16 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
                     failures += 1
                     record = {"id": q.id, "question": q.question, "answer": "", "abstained": False, "citations": [],
                               "contexts": [], "timings_ms": {}, "error": f"{type(e).__name__}: {e}".splitlines()[0]}
-                    err.print(f"[yellow]warning:[/] {file.name}:{q.line}: {record['error']}", highlight=False)
+                    err.print(f"[yellow]warning:[/] {escape(file.name)}:{q.line}: {escape(record['error'])}",
+                              highlight=False)
                 append_record(journal, record)
                 progress.advance(task)
     if fmt != ".jsonl":
         wanted = {q.id for q in questions}
         records = [r for r in read_records(journal) if r.get("id") in wanted]
         (write_csv if fmt == ".csv" else write_markdown)(output, records)
-    out.print(f"{len(todo)} answered now, {len(questions) - len(todo)} already done, {failures} failed → {output}",
+    out.print(f"{len(todo)} answered now, {len(questions) - len(todo)} already done, {failures} failed "
+              f"→ {escape(str(output))}",
               highlight=False)
     if questions and failures == len(todo) and todo:
         raise typer.Exit(1)
@@ -416,7 +427,10 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
 
     c: Ctx = ctx.obj
     s = c.settings
-    manifest = read_manifest(s.index_dir)
+    try:
+        manifest = read_manifest(s.index_dir)
+    except ValueError as e:
+        fail(f"the index in {s.index_dir} is damaged (manifest.json: {e}); run `wpqa index --rebuild`")
     if manifest is None:
         fail(f"no index in {s.index_dir}; run `wpqa index`")
     gen = current_name(s.index_dir)
@@ -428,6 +442,8 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
         "dim": manifest.get("embedding_dim"),
         "chunking": manifest.get("chunking"),
         "vector_index": manifest.get("vector_index"),
+        "vector_store": manifest.get("vector_store", "faiss"),
+        "milvus": {k: v for k, v in (manifest.get("milvus") or {}).items() if k in ("uri", "collection")} or None,
         "documents": manifest.get("documents", {}),
         "chunks": manifest.get("stats", {}),
         "skipped": manifest.get("skipped", []),
@@ -439,8 +455,9 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
         print(json.dumps(info, ensure_ascii=False, indent=1))
         return
     st = info["chunks"]
-    out.print(f"[bold]index[/] {info['index_dir']} ({gen}), built {info['built']}", highlight=False)
-    out.print(f"model {info['embedding']['model_id']} ({info['dim']}-d, {info['vector_index']}), chunking "
+    out.print(f"[bold]index[/] {escape(info['index_dir'])} ({gen}), built {info['built']}", highlight=False)
+    store = info["vector_store"] + (f" {info['milvus']['uri']} › {info['milvus']['collection']}" if info["milvus"] else "")
+    out.print(f"model {info['embedding']['model_id']} ({info['dim']}-d, {info['vector_index']}, {store}), chunking "
               + ", ".join(f"{k}={v}" for k, v in info['chunking'].items()), highlight=False)
     out.print(f"{len(info['documents'])} documents, {st.get('chunks', 0)} chunks (zh {st.get('zh', 0)}, "
               f"en {st.get('en', 0)}), {info['size_bytes'] / 1e6:.1f} MB on disk "
@@ -451,10 +468,11 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
     t.add_column("chunks", justify="right")
     t.add_column("also named")
     for name, d in sorted(info["documents"].items()):
-        t.add_row(name, str(d.get("pages", "")), str(d.get("chunks", "")), ", ".join(d.get("aliases", [])))
+        t.add_row(escape(name), str(d.get("pages", "")), str(d.get("chunks", "")),
+                  escape(", ".join(d.get("aliases", []))))
     out.print(t)
     for x in info["skipped"]:
-        out.print(f"[yellow]skipped:[/] {x['name']}: {x['reason']}", highlight=False)
+        out.print(f"[yellow]skipped:[/] {escape(x['name'])}: {escape(x['reason'])}", highlight=False)
 
 
 def run() -> None:  # pragma: no cover - console entry

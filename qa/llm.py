@@ -312,8 +312,10 @@ class LlamaCppLLM(_CompleteMixin):
 
     def __init__(self, model_path: Path, n_threads: int = DEFAULT_N_THREADS, n_ctx: int = DEFAULT_N_CTX,
                  seed: int = 0, verbose: bool = False, *, n_batch: int = DEFAULT_N_BATCH,
-                 flash_attn: bool = False, type_k: int | None = None, type_v: int | None = None):
+                 flash_attn: bool = False, type_k: int | None = None, type_v: int | None = None,
+                 slot: str = "answer"):
         self.model_path = Path(model_path)
+        self.slot = slot
         self.n_threads = int(n_threads)
         self.n_ctx = int(n_ctx)
         self.seed = int(seed)
@@ -328,7 +330,14 @@ class LlamaCppLLM(_CompleteMixin):
     @property
     def _key(self) -> tuple:
         return (str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.n_batch, self.flash_attn,
-                self.type_k, self.type_v)
+                self.type_k, self.type_v, self.slot)
+
+    def with_slot(self, slot: str) -> "LlamaCppLLM":
+        """The same model in its own llama.cpp context. The weights are memory-mapped, so a second
+        context costs only its KV cache, and each context keeps its fixed prompt prefix (system
+        prompt, examples) evaluated: question translation and answering no longer evict each other's."""
+        return LlamaCppLLM(self.model_path, self.n_threads, self.n_ctx, self.seed, self.verbose, n_batch=self.n_batch,
+                           flash_attn=self.flash_attn, type_k=self.type_k, type_v=self.type_v, slot=slot)
 
     @property
     def loaded(self) -> bool:

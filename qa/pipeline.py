@@ -35,7 +35,7 @@ LANG_LABEL = {"zh": "Chinese", "en": "English"}
 class AnswerConfig:
     top_k: int = 5
     max_evidence: int = 3
-    evidence_chars: int = 260
+    evidence_chars: int = 200
     abstain_threshold: float = 2.0
     max_tokens: int = 200
 
