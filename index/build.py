@@ -22,6 +22,7 @@ from ingest.model import Chunk, ChunkSettings, IngestError
 from ingest.pipeline import discover, ingest_file
 
 from .embeddings import CountingEmbeddings, EmbeddingCache, embed_with_cache
+from .milvus import milvus_target
 from .store import (
     FORMAT,
     IndexLock,
@@ -48,6 +49,8 @@ class BuildSettings:
     chunking: ChunkSettings
     vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks)
     hnsw_above: int = 200000
+    vector_store: str = "faiss"  # "faiss" | "milvus"
+    milvus: dict | None = None  # {"uri", "collection", "token_env"} with vector_store = "milvus"
 
     def vector_kind(self, n_chunks: int) -> str:
         if self.vector_index == "auto":
@@ -74,6 +77,7 @@ class BuildReport:
     wrote: bool = False
     seconds: float = 0.0
     stale_lock: str | None = None
+    milvus: dict | None = None  # {"upserted", "deleted", "reconciled"} with vector_store = milvus
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -91,7 +95,10 @@ def file_sha256(path: Path) -> str:
 
 
 def expected_identity(settings: BuildSettings) -> dict:
-    return {"embedding": settings.embedding, "chunking": settings.chunking.key()}
+    ident = {"embedding": settings.embedding, "chunking": settings.chunking.key(), "vector_store": settings.vector_store}
+    if settings.vector_store == "milvus":
+        ident["milvus"] = {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}
+    return ident
 
 
 def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
@@ -109,6 +116,12 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         report.stale_lock = lock.stale_from
         clean_stale(index_dir)
         failpoint("after-lock")
+        if settings.vector_store == "milvus" and not rebuild:
+            from .milvus import recover
+
+            recovered = recover(index_dir, settings.milvus.get("token_env", ""))  # a run killed mid-sync
+            if recovered:
+                report.milvus = {**recovered, "reconciled": True}
 
         old_manifest = None if rebuild else read_manifest(index_dir)
         if old_manifest is not None:
@@ -251,6 +264,9 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             "embedding_dim": int(dim),
             "chunking": settings.chunking.key(),
             "vector_index": settings.vector_kind(len(chunks)),
+            "vector_store": settings.vector_store,
+            **({"milvus": {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}}
+               if settings.vector_store == "milvus" else {}),
             "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
                                       "pages": d["pages"], "aliases": d["aliases"]} for d in documents},
             "skipped": report.skipped,
@@ -263,11 +279,29 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         if building.exists():
             shutil.rmtree(building)
         ev("write-start")
-        write_generation(building, manifest, chunks, vectors, documents, vector_kind=settings.vector_kind(len(chunks)))
+        write_generation(building, manifest, chunks, vectors, documents, vector_kind=settings.vector_kind(len(chunks)),
+                         faiss=settings.vector_store == "faiss")
         failpoint("after-write")
-        os.replace(building, index_dir / name)
-        failpoint("before-publish")
-        publish(index_dir, name)
+        sync = None
+        if settings.vector_store == "milvus":  # upsert before publish, delete after (see index/milvus.py)
+            from .milvus import MilvusSync
+
+            sync = MilvusSync(index_dir, settings.milvus, rebuild=rebuild)
+        try:
+            if sync:
+                ev("milvus-sync")
+                sync.before_publish(chunks, vectors, manifest["vector_index"], building)
+                failpoint("after-milvus-upsert")
+            os.replace(building, index_dir / name)
+            failpoint("before-publish")
+            publish(index_dir, name)
+            if sync:
+                failpoint("before-milvus-delete")
+                sync.after_publish(index_dir / name)
+                report.milvus = sync.stats
+        finally:
+            if sync:
+                sync.close()
         failpoint("after-publish")
         report.generation = name
         report.wrote = True

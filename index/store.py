@@ -7,6 +7,8 @@ Layout of an index directory:
                             faiss-{zh,en}.index, rows-{zh,en}.npy, bm25-{zh,en}/
     cache/embeddings.sqlite passage vectors by model and text hash (survives --rebuild)
     index.lock              held (flock) by the one `wpqa index` that may write
+    milvus-sync.json        only with vector_store = milvus, while a build syncs the collection
+                            (a generation then has no faiss-*/rows-* files: see index/milvus.py)
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a
 reader sees the old or the new index, never half of one. Nothing here is ever unpickled.
@@ -27,7 +29,7 @@ import numpy as np
 from ingest.model import Chunk
 
 from .lexical import LexicalIndex
-from .vectors import LANGS, FaissVectors
+from .vectors import LANGS, FaissVectors, VectorSearch
 
 FORMAT = 2
 CURRENT = "CURRENT"
@@ -145,25 +147,39 @@ class Generation:
     manifest: dict
     chunks: list[Chunk]
     vectors: np.ndarray
-    dense: FaissVectors
+    dense: VectorSearch  # FaissVectors, or MilvusVectors when the manifest says vector_store = milvus
     lexical: LexicalIndex
 
     @property
     def by_id(self) -> dict[str, int]:
         return {c.id: i for i, c in enumerate(self.chunks)}
 
+    def close(self) -> None:
+        """Let go of the vector store's connection (Milvus Lite's file lock); FAISS holds none."""
+        close = getattr(self.dense, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> "Generation":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def documents(self) -> list[dict]:
         return read_documents(self.folder / "chunks.sqlite")
 
 
 def write_generation(folder: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, documents: list[dict],
-                     vector_kind: str = "flat", lexical_texts: list[str] | None = None) -> None:
-    """Write every file of a generation into `folder` (which must not be live yet)."""
+                     vector_kind: str = "flat", lexical_texts: list[str] | None = None, faiss: bool = True) -> None:
+    """Write every file of a generation into `folder` (which must not be live yet). `faiss=False`
+    (vector_store = milvus) leaves out the FAISS files: the vectors' search index lives in Milvus."""
     folder.mkdir(parents=True, exist_ok=False)
     langs = [c.lang for c in chunks]
     write_chunk_store(folder / "chunks.sqlite", chunks, documents)
     np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
-    FaissVectors.build(vectors, langs, kind=vector_kind).save(folder)
+    if faiss:
+        FaissVectors.build(vectors, langs, kind=vector_kind).save(folder)
     texts = lexical_texts if lexical_texts is not None else [c.embed_text() for c in chunks]
     LexicalIndex.build(texts, langs).save(folder)
     # the manifest goes last: a generation without one is incomplete and never opened
@@ -234,6 +250,21 @@ def check_compatible(manifest: dict, expect: dict) -> None:
         if want is not None and have != want:
             raise IndexMismatch(f"the index was built with another {label} ({_short(have)}; config wants "
                                 f"{_short(want)}); run `wpqa index --rebuild`")
+    want_store = expect.get("vector_store")
+    if want_store is not None:
+        have = _store_target(manifest.get("vector_store", "faiss"), manifest.get("milvus"))  # older indexes: FAISS
+        want = _store_target(want_store, expect.get("milvus"))
+        if have != want:
+            raise IndexMismatch(f"the index was built for another vector store ({have}; config wants {want}); "
+                                "run `wpqa index --rebuild`")
+
+
+def _store_target(store: str, milvus: dict | None) -> str:
+    """`faiss`, or `milvus` with the uri and collection that hold the vectors (never the token)."""
+    if store != "milvus":
+        return store
+    m = milvus or {}
+    return f"milvus: uri={m.get('uri')}, collection={m.get('collection')}"
 
 
 def _short(d) -> str:
@@ -257,7 +288,13 @@ def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 
                 check_compatible(manifest, expect)
             chunks = read_chunks(folder / "chunks.sqlite")
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-            dense = FaissVectors.load(folder)
+            if manifest.get("vector_store", "faiss") == "milvus":
+                from .milvus import MilvusVectors  # connects on the first search, not here
+
+                token_env = ((expect or {}).get("milvus") or {}).get("token_env")
+                dense = MilvusVectors.from_manifest(manifest, [c.id for c in chunks], token_env)
+            else:
+                dense = FaissVectors.load(folder)
             lexical = LexicalIndex.load(folder)
             return Generation(folder, manifest, chunks, vectors, dense, lexical)
         except (FileNotFoundError, sqlite3.OperationalError, RuntimeError) as e:

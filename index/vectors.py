@@ -2,11 +2,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import faiss
 import numpy as np
 
 LANGS = ("zh", "en")
+
+
+class VectorSearch(Protocol):
+    """What the retriever needs from a vector store (FaissVectors here, MilvusVectors in index/milvus.py)."""
+
+    def search(self, query: np.ndarray, lang: str, k: int) -> list[tuple[int, float]]:
+        """The k rows of language `lang` nearest to the normalised `query`, as (generation row, cosine)."""
+        ...
+
+    def count(self, lang: str) -> int:
+        ...
 
 
 class FaissVectors:

@@ -1,6 +1,7 @@
 """Typed settings read from config.toml (only `qa/cli.py` calls `load_settings`)."""
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -90,6 +91,28 @@ def _section(cls, raw: dict, name: str):
     return obj
 
 
+def _index_settings(raw: dict, base: Path) -> IndexSettings:
+    """[index] and [index.milvus]: a Milvus Lite path resolves against the config's folder like the
+    other paths; a server uri (http://host:19530) is kept as written."""
+    s = _section(IndexSettings, raw, "index")
+    if s.vector_store not in ("faiss", "milvus"):
+        raise ConfigError(f"[index] vector_store must be \"faiss\" or \"milvus\", not {s.vector_store!r}")
+    unknown = set(s.milvus) - {"uri", "collection", "token_env"}
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [index.milvus]: {', '.join(sorted(unknown))}")
+    uri, coll = str(s.milvus["uri"]), str(s.milvus["collection"])
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", coll):
+        raise ConfigError(f"[index.milvus] collection must be letters, digits and underscores, not {coll!r}")
+    if "://" not in uri and not uri.startswith("unix:"):
+        if not uri.endswith(".db"):
+            raise ConfigError(f"[index.milvus] uri must be a Milvus Lite file ending in .db or a server "
+                              f"address such as http://localhost:19530, not {uri!r}")
+        v = Path(uri).expanduser()
+        uri = str(v if v.is_absolute() else (base / v).resolve())
+    s.milvus = {**s.milvus, "uri": uri, "collection": coll, "token_env": str(s.milvus.get("token_env") or "")}
+    return s
+
+
 def load_settings(config: Path | None, corpus: Path | None = None, index_dir: Path | None = None) -> Settings:
     raw: dict = {}
     base = Path.cwd()
@@ -119,7 +142,7 @@ def load_settings(config: Path | None, corpus: Path | None = None, index_dir: Pa
         data_dir=p(paths.get("data_dir"), ".wpqa/data"),
         chunking=chunking,
         embedding=_section(EmbeddingSettings, raw.get("embedding", {}), "embedding"),
-        index=_section(IndexSettings, raw.get("index", {}), "index"),
+        index=_index_settings(raw.get("index", {}), base),
         retrieval=_section(RetrievalSettings, raw.get("retrieval", {}), "retrieval"),
         answer=_section(AnswerSettings, raw.get("answer", {}), "answer"),
         llm=_section(LLMSettings, raw.get("llm", {}), "llm"),

@@ -12,6 +12,7 @@ import pytest
 
 from index.store import IndexBusy, IndexLock, current_name, open_generation, read_manifest
 from tests.helpers import CORPUS, ROOT, wpqa, wpqa_json, write_config
+from tests.incremental import incremental_pipeline, make_work
 from tests.pdfgen import make_pdf
 
 ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"
@@ -49,49 +50,9 @@ def chunk_ids(w: dict, doc: str | None = None) -> set[str]:
     return {c.id for c in gen.chunks if doc is None or c.doc == doc}
 
 
-def test_incremental_add_change_remove_counts_embeddings(work):
-    w = work
-    first = run_index(w)
-    assert sorted(first["added"]) == sorted([ITU, "note.md"])
-    assert first["embedded"] == first["chunks_new"] == first["chunks_total"] > 0
-
-    again = run_index(w)
-    assert again["wrote"] is False and again["embedded"] == 0 and again["embed_calls"] == 0
-    assert sorted(again["unchanged"]) == sorted([ITU, "note.md"])
-
-    # adding one PDF embeds only its chunks
-    shutil.copy(CORPUS / NEWS, w["corpus"] / NEWS)
-    before = chunk_ids(w)
-    added = run_index(w)
-    assert added["added"] == [NEWS]
-    news_ids = chunk_ids(w, NEWS)
-    assert added["embedded"] == added["chunks_new"] == len(news_ids) > 0
-    assert chunk_ids(w) == before | news_ids
-
-    # changing a document replaces its chunks (and only embeds the changed text)
-    old_note = chunk_ids(w, "note.md")
-    (w["corpus"] / "note.md").write_text("# Test note\n\nThe Pathfinder Initiative shapes privacy rules in APEC.\n\n"
-                                         "A new paragraph about digital taxation and the OECD.\n", encoding="utf-8")
-    changed = run_index(w)
-    assert changed["changed"] == ["note.md"]
-    new_note = chunk_ids(w, "note.md")
-    assert new_note and not (new_note & old_note)
-    assert changed["embedded"] <= len(new_note)
-    assert chunk_ids(w) == (before - old_note) | news_ids | new_note
-
-    # deleting a document removes its chunks
-    (w["corpus"] / ITU).unlink()
-    removed = run_index(w)
-    assert removed["removed"] == [ITU] and removed["embedded"] == 0
-    gen = open_generation(w["index"])
-    assert {c.doc for c in gen.chunks} == {"note.md", NEWS}
-    ids = [c.id for c in gen.chunks]
-    assert len(ids) == len(set(ids)) == gen.vectors.shape[0]
-    assert gen.dense.count("en") + gen.dense.count("zh") == len(ids)
-
-    # --rebuild starts from nothing but the embedding cache skips text it has seen
-    rebuilt = run_index(w, "--rebuild")
-    assert rebuilt["wrote"] and rebuilt["embedded"] == 0 and rebuilt["chunks_total"] == len(ids)
+def test_incremental_add_change_remove_counts_embeddings(tmp_path):
+    # the body is shared with tests/test_milvus.py, which runs it on FAISS and on Milvus
+    incremental_pipeline(make_work(tmp_path, "faiss"))
 
 
 def test_unchanged_index_is_fast_and_loads_no_model(work):
