@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from index.store import IndexBusy, IndexLock, current_name, open_generation, read_manifest
-from tests.helpers import CORPUS, ROOT, wpqa, wpqa_json, write_config
-from tests.incremental import incremental_pipeline, make_work
+from tests.helpers import CORPUS, wpqa, wpqa_json, write_config
 from tests.pdfgen import make_pdf
 
 ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"
@@ -50,9 +47,8 @@ def chunk_ids(w: dict, doc: str | None = None) -> set[str]:
     return {c.id for c in gen.chunks if doc is None or c.doc == doc}
 
 
-def test_incremental_add_change_remove_counts_embeddings(tmp_path):
-    # the body is shared with tests/test_milvus.py, which runs it on FAISS and on Milvus
-    incremental_pipeline(make_work(tmp_path, "faiss"))
+# The incremental add / change / remove test with embedding counts lives in tests/incremental.py;
+# tests/test_milvus.py runs it on FAISS and on Milvus Lite and checks that both agree.
 
 
 def test_unchanged_index_is_fast_and_loads_no_model(work):
