@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from ingest.model import Chunk, ChunkSettings, IngestError
-from ingest.pipeline import discover, ingest_file
+from ingest.pipeline import discover, doc_name, ingest_file
 
 from .embeddings import CountingEmbeddings, EmbeddingCache, embed_with_cache
 from .milvus import milvus_target
@@ -37,10 +37,7 @@ from .store import (
 )
 
 
-def failpoint(name: str) -> None:
-    """Crash-test hook: `WPQA_FAILPOINT=name` makes the process SIGKILL itself here."""
-    if os.environ.get("WPQA_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+from .store import failpoint  # noqa: E402,F401 - crash-test hook (WPQA_FAILPOINT=name), also used by the store
 
 
 @dataclass
@@ -94,6 +91,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def open_cache(path: Path, warnings: list[str]) -> EmbeddingCache:
+    """The embedding cache; a damaged one is set aside and started afresh (it only saves time)."""
+    try:
+        return EmbeddingCache(path)
+    except sqlite3.DatabaseError as e:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        for extra in ("-wal", "-shm"):
+            Path(f"{path}{extra}").unlink(missing_ok=True)
+        warnings.append(f"{path}: damaged embedding cache ({e}); moved it to {aside.name} and started a new one")
+        return EmbeddingCache(path)
+
+
 def expected_identity(settings: BuildSettings) -> dict:
     ident = {"embedding": settings.embedding, "chunking": settings.chunking.key(), "vector_store": settings.vector_store}
     if settings.vector_store == "milvus":
@@ -123,22 +133,33 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             if recovered:
                 report.milvus = {**recovered, "reconciled": True}
 
-        old_manifest = None if rebuild else read_manifest(index_dir)
+        try:
+            old_manifest = None if rebuild else read_manifest(index_dir)
+        except ValueError as e:  # a damaged manifest.json: read the corpus again (the embedding cache applies)
+            report.warnings.append(f"the live index {current_name(index_dir)} is damaged (manifest.json: {e}); "
+                                   "rebuilt it from the corpus")
+            old_manifest = None
         if old_manifest is not None:
             check_compatible(old_manifest, expected_identity(settings))
         old_docs: dict[str, dict] = (old_manifest or {}).get("documents", {})
         old_skipped: dict[str, dict] = {s["name"]: s for s in (old_manifest or {}).get("skipped", [])}
 
         files, warnings = discover(corpus_dir)
-        report.warnings.extend(warnings)
+        for w in warnings:
+            if getattr(w, "reason", None):  # a file discover() skipped: listed by `wpqa status` too
+                report.skipped.append({"name": w.name, "reason": w.reason})
+                ev("skip", name=w.name, reason=w.reason)
+            else:
+                report.warnings.append(str(w))
         hashes: dict[str, str] = {}
         for path in files:
-            name = path.relative_to(corpus_dir).as_posix()
+            name = doc_name(path, corpus_dir)
             try:
                 hashes[name] = file_sha256(path)
             except OSError as e:
                 report.skipped.append({"name": name, "reason": f"cannot read: {e.strerror or e}"})
-        paths = {p.relative_to(corpus_dir).as_posix(): p for p in files}
+                ev("skip", name=name, reason=report.skipped[-1]["reason"])
+        paths = {doc_name(p, corpus_dir): p for p in files}
 
         # Same bytes under two names: index the first name once, report the other.
         first_by_hash: dict[str, str] = {}
@@ -161,6 +182,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
                     to_ingest.append(name)
             elif name in old_skipped and old_skipped[name].get("sha256") == h:
                 report.skipped.append(old_skipped[name])  # still broken, same bytes: don't re-read
+                ev("skip", name=name, reason=old_skipped[name]["reason"])
             else:
                 report.added.append(name)
                 to_ingest.append(name)
@@ -168,13 +190,23 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
 
         old_n = (old_manifest or {}).get("stats", {}).get("chunks", 0)
         vector_kind_changed = old_manifest is not None and old_manifest.get("vector_index") != settings.vector_kind(old_n)
-        skipped_changed = sorted(s["name"] for s in report.skipped) != sorted(old_skipped)
+        skipped_changed = sorted(s["name"] for s in report.skipped) != sorted(
+            n for n, s in old_skipped.items() if "same_as" not in s)
+
+        def skip_aliases() -> None:
+            """A copy of a file that was skipped is skipped for the same reason (and listed)."""
+            why = {s["name"]: s["reason"] for s in report.skipped}
+            for d in report.duplicates:
+                if d["same_as"] in why and d["name"] not in why:
+                    report.skipped.append({"name": d["name"], "reason": why[d["same_as"]], "same_as": d["same_as"]})
+                    ev("skip", name=d["name"], reason=why[d["same_as"]])
         dup_changed = report.duplicates != (old_manifest or {}).get("duplicates", [])
         if old_manifest is not None and not (to_ingest or report.removed or vector_kind_changed
                                              or skipped_changed or dup_changed):
             report.chunks_total = old_manifest.get("stats", {}).get("chunks", 0)
             report.generation = current_name(index_dir)
             report.seconds = time.monotonic() - t0
+            skip_aliases()
             ev("unchanged")
             return report
 
@@ -218,7 +250,9 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
                               "page_start": s.page_start, "page_end": s.page_end} for s in doc.sections],
             })
             ev("ingested", name=name, chunks=len(doc.chunks))
+            failpoint("mid-ingest")
         failpoint("after-ingest")
+        skip_aliases()
         for d in documents:
             d["aliases"] = [x["name"] for x in report.duplicates if x["same_as"] == d["name"]]
         for name in list(report.added):
@@ -233,11 +267,12 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         new_vectors = np.zeros((0, 0), dtype=np.float32)
         if new_chunks:
             emb = get_embeddings()
-            cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite")
+            cache = open_cache(index_dir / "cache" / "embeddings.sqlite", report.warnings)
             try:
                 ev("embed-start", total=len(new_chunks))
                 new_vectors, report.embedded = embed_with_cache(
-                    emb, cache, [c.embed_text() for c in new_chunks], progress=lambda n: ev("embedded", n=n))
+                    emb, cache, [c.embed_text() for c in new_chunks],
+                    progress=lambda n: (ev("embedded", n=n), failpoint("mid-embed")))
                 report.embed_calls = emb.calls
             finally:
                 cache.close()

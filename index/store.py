@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -50,6 +51,12 @@ class IndexMismatch(IndexError_):
 
 class IndexBusy(IndexError_):
     pass
+
+
+def failpoint(name: str) -> None:
+    """Crash-test hook: `WPQA_FAILPOINT=name` makes the process SIGKILL itself here."""
+    if os.environ.get("WPQA_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def fsync_dir(path: Path) -> None:
@@ -178,6 +185,7 @@ def write_generation(folder: Path, manifest: dict, chunks: list[Chunk], vectors:
     langs = [c.lang for c in chunks]
     write_chunk_store(folder / "chunks.sqlite", chunks, documents)
     np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    failpoint("mid-write")
     if faiss:
         FaissVectors.build(vectors, langs, kind=vector_kind).save(folder)
     texts = lexical_texts if lexical_texts is not None else [c.embed_text() for c in chunks]
@@ -207,6 +215,7 @@ def next_generation_name(index_dir: Path) -> str:
 def publish(index_dir: Path, name: str, keep: int = 2) -> None:
     """Point CURRENT at generation `name`, then drop all but the newest `keep` generations."""
     write_atomic(index_dir / CURRENT, name + "\n")
+    failpoint("mid-publish")
     live = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p.name.split("-")[1].isdigit()),
                   key=lambda p: p.name)
     for old in live[:-keep]:
@@ -297,10 +306,14 @@ def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 
                 dense = FaissVectors.load(folder)
             lexical = LexicalIndex.load(folder)
             return Generation(folder, manifest, chunks, vectors, dense, lexical)
-        except (FileNotFoundError, sqlite3.OperationalError, RuntimeError) as e:
+        except (OSError, sqlite3.DatabaseError, RuntimeError, ValueError) as e:  # ValueError: a pickled .npy
             last_err = e
             time.sleep(0.05)
-    raise IndexMissing(f"cannot open the index in {index_dir}: {last_err}")
+    msg = " ".join(str(last_err).split())[:200]
+    if isinstance(last_err, ValueError) and "pickle" in msg:  # numpy's own text suggests loading it unsafely
+        msg = "a file holds pickled data, which wpqa never loads"
+    raise IndexMissing(f"cannot open the index in {index_dir} ({name}): {msg}; if it is damaged, "
+                       "run `wpqa index --rebuild`")
 
 
 # ---------------------------------------------------------------- lock

@@ -22,6 +22,9 @@ ENCRYPTED = "encrypted (password required)"
 
 _PAGE_NO = re.compile(r"^\s*(?:[-–—]\s*)?\d{1,4}(?:\s*[-–—])?\s*$")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0/C1 control characters never belong to the text; ESC and CSI would let a document drive the
+# terminal that prints an answer quoting it. Vertical tab and form feed become line breaks.
+_STRIP = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def sniff_kind(data: bytes, suffix: str = "") -> str:
@@ -41,7 +44,15 @@ def load_document(path: Path, name: str) -> Document:
     if not data:
         raise IngestError(name, "empty file (0 bytes)")
     kind = sniff_kind(data, path.suffix)
-    pages = _read_pdf(data, name) if kind == "pdf" else [Page(1, decode_text(data, name))]
+    if kind == "pdf":
+        pages = _read_pdf(data, name)
+    else:
+        try:
+            pages = [Page(1, decode_text(data, name))]
+        except IngestError:
+            if path.suffix.lower() != ".pdf":
+                raise
+            raise IngestError(name, "not a PDF (no %PDF- header) and not readable as text") from None
     if not any(has_words(p.text) for p in pages):
         raise IngestError(name, NO_TEXT_LAYER if kind == "pdf" else "no text (blank file)")
     return Document(
@@ -96,7 +107,7 @@ def _read_pdf(data: bytes, name: str) -> list[Page]:
                 raise IngestError(name, f"damaged PDF (page {i + 1}: {_one_line(e)})") from None
             except Exception as e:
                 raise IngestError(name, f"damaged PDF (page {i + 1}: {_one_line(e)})") from None
-            pages.append(Page(i + 1, _normalise_newlines(text)))
+            pages.append(Page(i + 1, _strip_controls(_normalise_newlines(text))))
         return pages
     finally:
         log.setLevel(old)
@@ -142,11 +153,15 @@ def decode_text(data: bytes, name: str = "") -> str:
     text = _normalise_newlines(text)
     if len(_CTRL.findall(text)) > max(8, len(text) // 100):
         raise IngestError(name, "undecodable text (control characters; binary file?)")
-    return text
+    return _strip_controls(text)
 
 
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _strip_controls(text: str) -> str:
+    return _STRIP.sub("", text.replace("\x0b", "\n").replace("\x0c", "\n"))
 
 
 def first_meaningful_line(pages: list[Page]) -> str:

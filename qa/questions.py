@@ -1,6 +1,7 @@
 """Question files in (.txt, .jsonl, .csv) and answer files out (.jsonl, .csv, .md), resumable."""
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -32,7 +33,9 @@ def read_questions(path: Path) -> tuple[list[Question], list[str]]:
     except OSError as e:
         raise QuestionFileError(f"{path}: cannot read ({e.strerror or e})") from e
     try:
-        text = raw.decode("utf-8-sig")
+        # UTF-16 with a BOM is what Windows tools save as "Unicode text"
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             text = raw.decode("gb18030")
@@ -50,30 +53,32 @@ def read_questions(path: Path) -> tuple[list[Question], list[str]]:
             except json.JSONDecodeError as e:
                 warnings.append(f"{path.name}:{n}: skipped, not valid JSON ({e.msg})")
                 continue
-            if not isinstance(obj, dict) or not str(obj.get("question", "")).strip():
-                warnings.append(f"{path.name}:{n}: skipped, no 'question' field")
+            q = obj.get("question") if isinstance(obj, dict) else None
+            if not isinstance(q, str) or not q.strip():
+                what = "no 'question' field" if q is None or q == "" else "'question' is not text"
+                warnings.append(f"{path.name}:{n}: skipped, {what}")
                 continue
-            q = str(obj["question"]).strip()
+            q = q.strip()
             out.append(Question(str(obj.get("id") or _auto_id(q)), q, n))
     elif suffix == ".csv":
-        reader = csv.reader(io.StringIO(text))
-        rows = list(reader)
-        if not rows:
-            return [], warnings
-        header = [h.strip().lower() for h in rows[0]]
-        if "question" in header:
-            qi, ii, start = header.index("question"), (header.index("id") if "id" in header else None), 1
-        else:
-            qi, ii, start = (1, 0, 0) if len(rows[0]) >= 2 else (0, None, 0)
-        for n, row in enumerate(rows[start:], start + 1):
+        rows, bad = _csv_rows(text)
+        found = [(n, f"{path.name}:{n}: skipped, not valid CSV ({why})") for n, why in bad]
+        if rows:
+            header = [h.strip().lower() for h in rows[0][1]]
+            if "question" in header:
+                qi, ii, start = header.index("question"), (header.index("id") if "id" in header else None), 1
+            else:
+                qi, ii, start = (1, 0, 0) if len(rows[0][1]) >= 2 else (0, None, 0)
+        for n, row in rows[start:] if rows else []:
             if not any(c.strip() for c in row):
                 continue
             if len(row) <= qi or not row[qi].strip():
-                warnings.append(f"{path.name}:{n}: skipped, no question in column {qi + 1}")
+                found.append((n, f"{path.name}:{n}: skipped, no question in column {qi + 1}"))
                 continue
             q = row[qi].strip()
             qid = row[ii].strip() if ii is not None and len(row) > ii and row[ii].strip() else _auto_id(q)
             out.append(Question(qid, q, n))
+        warnings.extend(w for _, w in sorted(found))
     else:  # .txt and anything else: a question a line
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
@@ -86,6 +91,29 @@ def read_questions(path: Path) -> tuple[list[Question], list[str]]:
         else:
             seen[q.id] = 1
     return out, warnings
+
+
+def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], list[tuple[int, str]]]:
+    """CSV rows with the line each starts on, and (line, why) for rows that are not valid CSV.
+    Parsing resumes on the line after a bad row, so one stray quote never swallows the rest of
+    the file (the lenient reader would read every later line into that one field)."""
+    lines = io.StringIO(text, newline="").readlines()
+    rows: list[tuple[int, list[str]]] = []
+    bad: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(lines):
+        reader = csv.reader(lines[pos:], strict=True)
+        used = 0  # lines consumed by the rows read so far
+        try:
+            for row in reader:
+                rows.append((pos + used + 1, row))
+                used = reader.line_num
+            break
+        except csv.Error as e:
+            why = "a quote is never closed" if "unexpected end of data" in str(e) else str(e)
+            bad.append((pos + used + 1, why))
+            pos += used + 1
+    return rows, bad
 
 
 def done_ids(out_path: Path) -> set[str]:
