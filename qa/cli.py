@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 import statistics
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -16,7 +17,7 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, rich_markup_mode=None,
                   help="wpqa: cited answers from policy white papers, in Chinese and English, offline.")
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -373,26 +374,31 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
         pipe = c.pipeline(llm, translate=False if no_translate else None)
     except known_errors() as e:
         fail(str(e))
-    scores, recs, latencies = [], [], []
+    scores, latencies = [], []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=as_json or not err.is_terminal, transient=True) as progress:
         task = progress.add_task("evaluating", total=len(items))
+        if records:
+            records.write_text("", encoding="utf-8")
         for item in items:
-            if retrieval_only:
-                res = pipe.searcher.search(item["question"], k=10)
-                ctxs = [{"doc": h.chunk.doc, "text": h.chunk.text, "section": h.chunk.section} for h in res.hits]
-                rec = None
-                latencies.append(res.timings_ms["total"])
-            else:
-                rec = pipe.ask(item["question"], qid=item["id"], k=10)
-                ctxs = rec["contexts"]
-                latencies.append(rec["timings_ms"]["total"])
-                recs.append(rec)
+            try:
+                if retrieval_only:
+                    res = pipe.searcher.search(item["question"], k=10)
+                    ctxs = [{"doc": h.chunk.doc, "text": h.chunk.text, "section": h.chunk.section} for h in res.hits]
+                    rec = None
+                    latencies.append(res.timings_ms["total"])
+                else:
+                    rec = pipe.ask(item["question"], qid=item["id"], k=10)
+                    ctxs = rec["contexts"]
+                    latencies.append(rec["timings_ms"]["total"])
+                    if records:  # written as it goes: a long run can be watched, and a killed one keeps its answers
+                        with open(records, "a", encoding="utf-8") as f:
+                            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            except known_errors() as e:
+                fail(f"{item['id']}: {e}")
             scores.append(score_question(item, ctxs, rec))
             progress.advance(task)
     table = summarise(scores)
-    if records:
-        records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
     lat = sorted(latencies)
     summary = {"backend": pipe.backend_name, "translate": pipe.searcher.translator is not None,
                "retrieval_only": retrieval_only, "table": table,

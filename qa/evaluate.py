@@ -67,7 +67,7 @@ class QuestionScore:
     hit1: bool = False
     hit5: bool = False
     rr10: float = 0.0
-    abstained: bool = False
+    abstained: bool | None = None  # None: not answered (retrieval only)
     cited_doc: bool | None = None  # None: not applicable (abstained / no gold)
     cited_section: bool | None = None
     any_citation: bool | None = None
@@ -124,8 +124,9 @@ def summarise(scores: list[QuestionScore]) -> dict:
             "cite_doc": _mean(None if s.cited_doc is None else float(s.cited_doc) for s in ans),
             "cite_section": _mean(None if s.cited_section is None else float(s.cited_section) for s in ans),
             "cited_any": _mean(None if s.any_citation is None else float(s.any_citation) for s in group),
-            "abstain_unanswerable": _mean(float(s.abstained) for s in group if not s.answerable),
-            "abstain_answerable": _mean(float(s.abstained) for s in ans),
+            "abstain_unanswerable": _mean(None if s.abstained is None else float(s.abstained)
+                                          for s in group if not s.answerable),
+            "abstain_answerable": _mean(None if s.abstained is None else float(s.abstained) for s in ans),
             "answer_lang": _mean(None if s.lang_ok is None else float(s.lang_ok) for s in group),
         }
     return table
