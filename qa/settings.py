@@ -42,9 +42,9 @@ class RetrievalSettings:
 @dataclass
 class AnswerSettings:
     backend: str = "auto"
-    max_evidence: int = 4
-    evidence_chars: int = 260
-    abstain_threshold: float = 0.5
+    max_evidence: int = 3
+    evidence_chars: int = 200
+    abstain_threshold: float = 2.0
     max_tokens: int = 200
 
 
