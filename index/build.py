@@ -14,14 +14,17 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ingest.model import Chunk, ChunkSettings, IngestError
 from ingest.pipeline import discover, doc_name, ingest_file
 
-from .embeddings import CountingEmbeddings, EmbeddingCache, embed_with_cache
+from .cache import EmbeddingCache, embed_with_cache
+
+if TYPE_CHECKING:
+    from .embeddings import CountingEmbeddings
 from .milvus import milvus_target
 from .store import (
     FORMAT,
@@ -112,7 +115,7 @@ def expected_identity(settings: BuildSettings) -> dict:
 
 
 def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
-                get_embeddings: Callable[[], CountingEmbeddings], rebuild: bool = False,
+                get_embeddings: Callable[[], "CountingEmbeddings"], rebuild: bool = False,
                 events: Events | None = None, lock_wait: float = 0.0) -> BuildReport:
     """Bring the index in `index_dir` up to date with `corpus_dir`.
 

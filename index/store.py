@@ -23,14 +23,18 @@ import signal
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
 
 from ingest.model import Chunk
 
-from .lexical import LexicalIndex
-from .vectors import LANGS, FaissVectors, VectorSearch
+from .vectors import LANGS
+
+if TYPE_CHECKING:  # faiss and bm25s load only when an index is written or opened
+    from .lexical import LexicalIndex
+    from .vectors import VectorSearch
 
 FORMAT = 2
 CURRENT = "CURRENT"
@@ -154,8 +158,8 @@ class Generation:
     manifest: dict
     chunks: list[Chunk]
     vectors: np.ndarray
-    dense: VectorSearch  # FaissVectors, or MilvusVectors when the manifest says vector_store = milvus
-    lexical: LexicalIndex
+    dense: "VectorSearch"  # FaissVectors, or MilvusVectors when the manifest says vector_store = milvus
+    lexical: "LexicalIndex"
 
     @property
     def by_id(self) -> dict[str, int]:
@@ -187,8 +191,12 @@ def write_generation(folder: Path, manifest: dict, chunks: list[Chunk], vectors:
     np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
     failpoint("mid-write")
     if faiss:
+        from .vectors import FaissVectors
+
         FaissVectors.build(vectors, langs, kind=vector_kind).save(folder)
     texts = lexical_texts if lexical_texts is not None else [c.embed_text() for c in chunks]
+    from .lexical import LexicalIndex
+
     LexicalIndex.build(texts, langs).save(folder)
     # the manifest goes last: a generation without one is incomplete and never opened
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -303,7 +311,11 @@ def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 
                 token_env = ((expect or {}).get("milvus") or {}).get("token_env")
                 dense = MilvusVectors.from_manifest(manifest, [c.id for c in chunks], token_env)
             else:
+                from .vectors import FaissVectors
+
                 dense = FaissVectors.load(folder)
+            from .lexical import LexicalIndex
+
             lexical = LexicalIndex.load(folder)
             return Generation(folder, manifest, chunks, vectors, dense, lexical)
         except (OSError, sqlite3.DatabaseError, RuntimeError, ValueError) as e:  # ValueError: a pickled .npy

@@ -147,7 +147,10 @@ class QAPipeline:
             raw = state["raw"]
             if self.llm is not None and detect_lang(_plain(raw)) != lang:
                 state["flags"].append("answer-language-mismatch")
-            text, cited, flags = self.checker.check(raw, ev)
+            if self.llm is None:  # extractive: verbatim quotes, each placed with its own marker
+                text, cited, flags = raw, [int(n) for n in dict.fromkeys(re.findall(r"\[(\d+)\]", raw))], []
+            else:
+                text, cited, flags = self.checker.check(raw, ev)
             state["flags"].extend(flags)
             if any(f.startswith("dropped") or f == "replaced-citation" for f in flags):
                 state["flags"].append("citations-corrected")
