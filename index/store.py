@@ -128,21 +128,20 @@ def _row_to_chunk(r) -> Chunk:
                  page=r[7], page_end=r[8], lang=r[9], start=r[10], end=r[11], text=r[12], context=r[13])
 
 
-def read_chunks(path: Path) -> list[Chunk]:
+def _read_rows(path: Path, sql: str) -> list[tuple]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute("SELECT * FROM chunks ORDER BY row").fetchall()
+        return db.execute(sql).fetchall()
     finally:
         db.close()
-    return [_row_to_chunk(r) for r in rows]
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    return [_row_to_chunk(r) for r in _read_rows(path, "SELECT * FROM chunks ORDER BY row")]
 
 
 def read_documents(path: Path) -> list[dict]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT name, sha256, kind, title, pages, sections, aliases FROM documents ORDER BY name").fetchall()
-    finally:
-        db.close()
+    rows = _read_rows(path, "SELECT name, sha256, kind, title, pages, sections, aliases FROM documents ORDER BY name")
     return [dict(name=r[0], sha256=r[1], kind=r[2], title=r[3], pages=r[4], sections=json.loads(r[5]),
                  aliases=json.loads(r[6])) for r in rows]
 
