@@ -146,16 +146,18 @@ def _attach(body: str, tail: str) -> str:
     return f"{body} {tail}" if detect_lang(body) != "zh" else body + tail
 
 
-def extractive_answer(question: str, lang: str, evidence: list[Evidence], max_sentences: int = 2) -> str:
-    """No LLM: the best evidence sentences with their markers, in their own language."""
+def extractive_answer(question: str, lang: str, evidence: list[Evidence], max_sentences: int = 2) -> tuple[str, list[int]]:
+    """No LLM: the best evidence sentences with their markers, in their own language. Returns the
+    text and the sources it cites (known by construction, never parsed back out of quoted text)."""
     q = set(tokenize(question, stopwords=True))
-    picked = []
+    picked, cited = [], []
     for e in evidence[:max_sentences]:
         sents = split_sentences(e.quote) or [e.quote]
         best = max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True))))
         picked.append(_attach(best.strip(), f"[{e.n}]"))
+        cited.append(e.n)
     joiner = "" if all(detect_lang(p) == "zh" for p in picked) else " "
-    return joiner.join(picked)
+    return joiner.join(picked), cited
 
 
 def source_quotes(evidence: list[Evidence], cited: list[int], lang: str) -> str:
