@@ -128,7 +128,7 @@ class QAPipeline:
         if state["abstain"]:
             state["raw"] = ""
         elif self.llm is None:
-            state["raw"], state["extractive_cited"] = extractive_answer(state["question"], lang, ev)
+            state["raw"] = extractive_answer(state["question"], lang, ev)[0]
         else:
             msgs = build_messages(state["question"], lang, ev)
             state["raw"] = generate(self.llm, msgs, self.cfg.max_tokens, on_token=state.get("on_token"))
@@ -147,10 +147,8 @@ class QAPipeline:
             raw = state["raw"]
             if self.llm is not None and detect_lang(_plain(raw)) != lang:
                 state["flags"].append("answer-language-mismatch")
-            if self.llm is None:  # extractive: verbatim quotes, each placed with its own marker
-                text, cited, flags = raw, state["extractive_cited"], []
-            else:
-                text, cited, flags = self.checker.check(raw, ev)
+            # extractive answers too: a quoted sentence may itself carry "[9]"-like text
+            text, cited, flags = self.checker.check(raw, ev)
             state["flags"].extend(flags)
             if any(f.startswith("dropped") or f == "replaced-citation" for f in flags):
                 state["flags"].append("citations-corrected")
