@@ -59,10 +59,36 @@ class RetrievalResult:
     timings_ms: dict
 
 
-def _z(scores: np.ndarray) -> tuple[float, float]:
-    if len(scores) < 2:
-        return 0.0, 1.0
-    return float(scores.mean()), float(scores.std() + 1e-6)
+@dataclass
+class PartitionStats:
+    """Mean vector and covariance of one language partition's vectors. For any question vector q
+    the mean of q·v over the partition is μ·q and its variance qᵀΣq, so the z-score statistics are
+    exact over the whole partition at O(d²) per call, whatever its size."""
+
+    n: int
+    mean: np.ndarray  # (d,) float64
+    cov: np.ndarray  # (d, d) float64, population covariance
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, rows: np.ndarray, block: int = 16384) -> "PartitionStats":
+        d = vectors.shape[1] if vectors.ndim == 2 else 0
+        mean = np.zeros(d)
+        for i in range(0, len(rows), block):
+            mean += vectors[rows[i:i + block]].sum(axis=0, dtype=np.float64)
+        mean /= max(1, len(rows))
+        cov = np.zeros((d, d))
+        for i in range(0, len(rows), block):  # centred first: no cancellation in E[x²] - E[x]²
+            x = vectors[rows[i:i + block]].astype(np.float64) - mean
+            cov += x.T @ x
+        cov /= max(1, len(rows))
+        return cls(len(rows), mean, cov)
+
+    def z(self, q: np.ndarray) -> tuple[float, float]:
+        """Mean and spread (population std) of q·v over the partition."""
+        if self.n < 2:
+            return 0.0, 1.0
+        q = q.astype(np.float64)
+        return float(self.mean @ q), float(np.sqrt(max(0.0, float(q @ self.cov @ q)))) + 1e-6
 
 
 class HybridSearcher:
@@ -75,17 +101,22 @@ class HybridSearcher:
         self.lang_rows = {lang: np.asarray([i for i, c in enumerate(gen.chunks) if c.lang == lang], dtype=np.int64)
                           for lang in LANGS}
         self._ntok: dict[int, int] = {}
+        self._stats: dict[str, PartitionStats] = {}
+
+    def partition_stats(self, lang: str) -> PartitionStats:
+        st = self._stats.get(lang)
+        if st is None:
+            st = self._stats[lang] = PartitionStats.of(self.gen.vectors, self.lang_rows[lang])
+        return st
 
     # ---------------------------------------------------------------- signals
     def _dense(self, qv: np.ndarray, lang: str) -> tuple[list[int], float, float]:
         """Top candidate rows of a language, and the mean and spread of the question's cosine over
-        that whole language partition (a sample of it when large), to turn cosines into z-scores."""
-        rows = self.lang_rows[lang]
-        if not len(rows):
+        that whole language partition, to turn cosines into z-scores."""
+        if not len(self.lang_rows[lang]):
             return [], 0.0, 1.0
         hits = self.gen.dense.search(qv, lang, self.p.candidates)
-        sample = rows if len(rows) <= 20000 else rows[:: max(1, len(rows) // 20000)]
-        mu, sd = _z(self.gen.vectors[sample] @ qv)
+        mu, sd = self.partition_stats(lang).z(qv)
         return [r for r, _ in hits], mu, sd
 
     def _lexical(self, text: str | None, lang: str) -> dict[int, float]:

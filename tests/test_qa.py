@@ -150,3 +150,25 @@ def test_eval_retrieval_only_json(corpus_index):
     # without an LLM (no translation) the hybrid retrieval still clearly beats the stock recipe (0.57)
     assert table["overall"]["hit@5"] >= 0.75
     assert table["zh-zh"]["hit@5"] >= 0.9
+
+
+def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
+    """The mean and spread of q·v over a whole language partition, from its mean vector and
+    covariance, equal the direct computation (for chunk vectors and for random unit vectors)."""
+    import numpy as np
+
+    from index.store import open_generation
+    from qa.retrieve import HybridSearcher
+
+    with open_generation(corpus_index["index"]) as gen:
+        s = HybridSearcher(gen, None)
+        rng = np.random.default_rng(0)
+        rand = rng.standard_normal((3, gen.vectors.shape[1])).astype(np.float32)
+        queries = np.vstack([gen.vectors[:3], rand / np.linalg.norm(rand, axis=1, keepdims=True)])
+        for lang in ("zh", "en"):
+            rows = s.lang_rows[lang]
+            assert len(rows) > 10
+            for q in queries:
+                direct = gen.vectors[rows] @ q
+                mu, sd = s.partition_stats(lang).z(q)
+                assert abs(mu - direct.mean()) < 1e-5 and abs(sd - direct.std()) < 1e-4
