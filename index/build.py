@@ -20,6 +20,7 @@ import numpy as np
 
 from ingest.model import Chunk, ChunkSettings, IngestError
 from ingest.pipeline import discover, doc_name, ingest_file
+from ingest.text import LANGS
 
 from .cache import EmbeddingCache, embed_with_cache
 
@@ -47,14 +48,16 @@ from .store import failpoint  # noqa: E402,F401 - crash-test hook (WPQA_FAILPOIN
 class BuildSettings:
     embedding: dict  # {"backend", "model_id"}: what the manifest must match
     chunking: ChunkSettings
-    vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks)
+    vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks in one language)
     hnsw_above: int = 200000
     vector_store: str = "faiss"  # "faiss" | "milvus"
     milvus: dict | None = None  # {"uri", "collection", "token_env"} with vector_store = "milvus"
 
-    def vector_kind(self, n_chunks: int) -> str:
+    def vector_kind(self, lang_counts: dict[str, int]) -> str:
+        """flat or hnsw. Each language has its own FAISS index and a search touches one, so "auto"
+        compares the largest language partition with `hnsw_above`."""
         if self.vector_index == "auto":
-            return "hnsw" if n_chunks > self.hnsw_above else "flat"
+            return "hnsw" if max(lang_counts.values(), default=0) > self.hnsw_above else "flat"
         if self.vector_index not in ("flat", "hnsw"):
             raise ValueError(f"index.vector_index must be flat, hnsw or auto, not {self.vector_index!r}")
         return self.vector_index
@@ -191,8 +194,9 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
                 to_ingest.append(name)
         report.removed = sorted(n for n in old_docs if n not in hashes or n in dup_names)
 
-        old_n = (old_manifest or {}).get("stats", {}).get("chunks", 0)
-        vector_kind_changed = old_manifest is not None and old_manifest.get("vector_index") != settings.vector_kind(old_n)
+        old_stats = (old_manifest or {}).get("stats", {})
+        vector_kind_changed = old_manifest is not None and old_manifest.get("vector_index") != settings.vector_kind(
+            {lang: old_stats.get(lang, 0) for lang in LANGS})
         skipped_changed = sorted(s["name"] for s in report.skipped) != sorted(
             n for n, s in old_skipped.items() if "same_as" not in s)
 
@@ -295,13 +299,14 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         if len({c.id for c in chunks}) != len(chunks):
             raise RuntimeError("duplicate chunk ids in the new index")
 
+        lang_counts = {lang: sum(c.lang == lang for c in chunks) for lang in LANGS}
         manifest = {
             "format": FORMAT,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "embedding": settings.embedding,
             "embedding_dim": int(dim),
             "chunking": settings.chunking.key(),
-            "vector_index": settings.vector_kind(len(chunks)),
+            "vector_index": settings.vector_kind(lang_counts),
             "vector_store": settings.vector_store,
             **({"milvus": {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}}
                if settings.vector_store == "milvus" else {}),
@@ -309,15 +314,14 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
                                       "pages": d["pages"], "aliases": d["aliases"]} for d in documents},
             "skipped": report.skipped,
             "duplicates": report.duplicates,
-            "stats": {"chunks": len(chunks), "zh": sum(c.lang == "zh" for c in chunks),
-                      "en": sum(c.lang == "en" for c in chunks)},
+            "stats": {"chunks": len(chunks), **lang_counts},
         }
         name = next_generation_name(index_dir)
         building = index_dir / f"building-{os.getpid()}"
         if building.exists():
             shutil.rmtree(building)
         ev("write-start")
-        write_generation(building, manifest, chunks, vectors, documents, vector_kind=settings.vector_kind(len(chunks)),
+        write_generation(building, manifest, chunks, vectors, documents, vector_kind=manifest["vector_index"],
                          faiss=settings.vector_store == "faiss")
         failpoint("after-write")
         sync = None

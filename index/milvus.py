@@ -88,6 +88,8 @@ def _lite_locked(uri: str) -> bool:
 class MilvusStore:
     """One collection, opened lazily; all I/O with Milvus goes through here."""
 
+    ef_search = HNSW_EF  # HNSW search breadth (index.hnsw_ef_search); FLAT collections ignore it
+
     def __init__(self, uri: str, collection: str, token_env: str = "", wait: float = 30.0):
         self.uri = str(uri)
         self.collection = collection
@@ -246,7 +248,7 @@ class MilvusStore:
         try:
             res = self.client.search(self.collection, data=[vec], anns_field=VEC_FIELD, limit=int(k),
                                      filter=f'{LANG_FIELD} == "{lang}"', output_fields=[ID_FIELD],
-                                     search_params={"metric_type": "COSINE", "params": {"ef": max(HNSW_EF, int(k))}})
+                                     search_params={"metric_type": "COSINE", "params": {"ef": max(self.ef_search, int(k))}})
         except Exception as e:  # noqa: BLE001
             raise MilvusError(f"Milvus search failed ({self.uri}, {self.collection}): {e}") from None
         hits = res[0] if res else []
@@ -266,13 +268,15 @@ class MilvusVectors:
         self.unknown_seen = 0  # ids the collection returned that this generation does not know
 
     @classmethod
-    def from_manifest(cls, manifest: dict, chunk_ids: list[str], token_env: str | None = None) -> "MilvusVectors":
+    def from_manifest(cls, manifest: dict, chunk_ids: list[str], token_env: str | None = None,
+                      ef_search: int = HNSW_EF) -> "MilvusVectors":
         m = manifest.get("milvus") or {}
         if not m.get("uri") or not m.get("collection"):
             raise MilvusError("the manifest says vector_store = milvus but names no Milvus uri/collection; "
                               "run `wpqa index --rebuild`")
-        return cls(MilvusStore(m["uri"], m["collection"], token_env if token_env is not None else m.get("token_env", "")),
-                   chunk_ids)
+        store = MilvusStore(m["uri"], m["collection"], token_env if token_env is not None else m.get("token_env", ""))
+        store.ef_search = ef_search
+        return cls(store, chunk_ids)
 
     def count(self, lang: str) -> int:
         return self.store.count(lang)

@@ -289,9 +289,10 @@ def _short(d) -> str:
     return str(d)
 
 
-def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 5) -> Generation:
+def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 5,
+                    ef_search: int = 128) -> Generation:
     """Load the live generation. A concurrent publish may retire the generation we just read the
-    name of; then read CURRENT again."""
+    name of; then read CURRENT again. `ef_search`: the HNSW search breadth, when the index is HNSW."""
     last_err: Exception | None = None
     for _ in range(retries):
         name = current_name(index_dir)
@@ -308,11 +309,11 @@ def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 
                 from .milvus import MilvusVectors  # connects on the first search, not here
 
                 token_env = ((expect or {}).get("milvus") or {}).get("token_env")
-                dense = MilvusVectors.from_manifest(manifest, [c.id for c in chunks], token_env)
+                dense = MilvusVectors.from_manifest(manifest, [c.id for c in chunks], token_env, ef_search)
             else:
                 from .vectors import FaissVectors
 
-                dense = FaissVectors.load(folder)
+                dense = FaissVectors.load(folder, ef_search=ef_search)
             from .lexical import LexicalIndex
 
             lexical = LexicalIndex.load(folder)

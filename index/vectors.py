@@ -7,7 +7,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-LANGS = ("zh", "en")
+from ingest.text import LANGS  # noqa: F401 - re-exported: index code imports it from here
 
 
 class VectorSearch(Protocol):

@@ -23,6 +23,9 @@ EN_STOP = frozenset(
 ZH_STOP = frozenset("的 了 和 是 在 与 及 等 对 为 中 将 也 并 而 或 其 之 于 以 有 哪些 什么 如何 怎样 吗 呢 哪 些 个 多少 是否 这些 这 那".split())
 
 
+LANGS = ("zh", "en")  # what detect_lang returns; the index keeps one partition per language
+
+
 def detect_lang(text: str) -> str:
     """'zh' when CJK characters make up a real share of the letters, else 'en'."""
     cjk = len(_CJK_RE.findall(text))

@@ -27,6 +27,7 @@ class EmbeddingSettings:
 class IndexSettings:
     vector_index: str = "auto"
     hnsw_above: int = 200000
+    hnsw_ef_search: int = 128
     vector_store: str = "faiss"
     milvus: dict = field(default_factory=lambda: {"uri": ".wpqa/milvus.db", "collection": "wpqa_chunks",
                                                   "token_env": "MILVUS_TOKEN"})
@@ -95,6 +96,10 @@ def _index_settings(raw: dict, base: Path) -> IndexSettings:
     """[index] and [index.milvus]: a Milvus Lite path resolves against the config's folder like the
     other paths; a server uri (http://host:19530) is kept as written."""
     s = _section(IndexSettings, raw, "index")
+    if s.vector_index not in ("flat", "hnsw", "auto"):
+        raise ConfigError(f"[index] vector_index must be \"flat\", \"hnsw\" or \"auto\", not {s.vector_index!r}")
+    if s.hnsw_ef_search < 1 or s.hnsw_above < 0:
+        raise ConfigError("[index] hnsw_ef_search must be at least 1 and hnsw_above not negative")
     if s.vector_store not in ("faiss", "milvus"):
         raise ConfigError(f"[index] vector_store must be \"faiss\" or \"milvus\", not {s.vector_store!r}")
     unknown = set(s.milvus) - {"uri", "collection", "token_env"}

@@ -6,6 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.store import IndexBusy, IndexLock, current_name, open_generation, read_manifest
@@ -145,3 +146,24 @@ def test_index_dir_holds_nothing_pickled(work):
             head = p.read_bytes()[:2]
             assert head != b"\x80\x04" and head != b"\x80\x05", f"{p} looks like a pickle"
             assert p.suffix not in (".pkl", ".pickle")
+
+
+def test_auto_vector_index_switches_on_the_largest_language_partition(tmp_path):
+    """Each language is its own FAISS index, so "auto" compares one partition with hnsw_above;
+    the built index is then really HNSW, searched with the configured efSearch."""
+    from index.build import BuildSettings
+    from index.vectors import FaissVectors
+    from ingest.model import ChunkSettings
+
+    s = BuildSettings(embedding={}, chunking=ChunkSettings(), vector_index="auto", hnsw_above=100)
+    assert s.vector_kind({"zh": 60, "en": 60}) == "flat"  # 120 chunks, no partition above 100
+    assert s.vector_kind({"zh": 101, "en": 0}) == "hnsw"
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((300, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    langs = ["zh"] * 200 + ["en"] * 100
+    FaissVectors.build(v, langs, kind="hnsw").save(tmp_path)
+    fv = FaissVectors.load(tmp_path, ef_search=77)
+    assert all(ix.hnsw.efSearch == 77 for ix in fv.indexes.values())
+    exact = np.argsort(-(v[:200] @ v[5]))[:5].tolist()
+    assert [r for r, _ in fv.search(v[5], "zh", 5)] == exact  # 200 vectors, efSearch 77: HNSW finds the exact top 5
