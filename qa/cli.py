@@ -60,7 +60,8 @@ class Ctx:
             from index.build import expected_identity
             from index.store import open_generation
 
-            self._gen = open_generation(self.settings.index_dir, expected_identity(self.build_settings()))
+            self._gen = open_generation(self.settings.index_dir, expected_identity(self.build_settings()),
+                                        ef_search=self.settings.index.hnsw_ef_search)
         return self._gen
 
     # ---------------------------------------------------------------- answer side
@@ -71,11 +72,12 @@ class Ctx:
         if name not in self._llm_cache:
             llm_settings = {"model_path": self.settings.llm.model_path, "n_threads": self.settings.llm.n_threads,
                             "n_ctx": self.settings.llm.n_ctx, **self.settings.llm.openai}
-            self._llm_cache[name] = make_llm(name, llm_settings, self.settings.data_dir)
-            llm, notice = self._llm_cache[name]
+            llm, notice = make_llm(name, llm_settings, self.settings.data_dir)
             if notice:
                 err.print(f"[yellow]notice:[/] {notice}", highlight=False)
-        return self._llm_cache[name][0], name
+            # records name the backend that answers ("auto" resolves to llama-cpp or extractive)
+            self._llm_cache[name] = (llm, getattr(llm, "backend", "extractive") if llm is not None else "extractive")
+        return self._llm_cache[name]
 
     def pipeline(self, backend: str | None = None, translate: bool | None = None):
         from .pipeline import AnswerConfig, LLMTranslator, QAPipeline

@@ -310,6 +310,8 @@ class LlamaCppLLM(_CompleteMixin):
     from the GGUF metadata (ChatML for Qwen2.5).
     """
 
+    backend = "llama-cpp"  # the name answer records give
+
     def __init__(self, model_path: Path, n_threads: int = DEFAULT_N_THREADS, n_ctx: int = DEFAULT_N_CTX,
                  seed: int = 0, verbose: bool = False, *, n_batch: int = DEFAULT_N_BATCH,
                  flash_attn: bool = False, type_k: int | None = None, type_v: int | None = None,
@@ -442,6 +444,8 @@ def _one_line(text: str, limit: int = 200) -> str:
 class OpenAICompatLLM(_CompleteMixin):
     """Any OpenAI-compatible ``/v1/chat/completions`` endpoint (llama.cpp server, vLLM, Ollama,
     hosted APIs), streamed with ``stream: true`` and read as server-sent events."""
+
+    backend = "openai"  # the name answer records give
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = None, timeout: float = 120):
         if not base_url:

@@ -272,6 +272,19 @@ def test_make_llm_llama_cpp_bundled(bundled_model, data_dir):
         assert notice is None
         assert isinstance(llm, LlamaCppLLM) and isinstance(llm, qllm.ChatLLM)
         assert llm.model_path == bundled_model and llm.n_ctx == 1024 and llm.n_threads == 2
+        assert llm.backend == "llama-cpp"
+
+
+@pytest.mark.llm
+def test_auto_backend_is_reported_by_the_name_that_answers(bundled_model, tmp_path):
+    """answer.backend = "auto": records name llama-cpp (or extractive), never "auto"."""
+    from qa.cli import Ctx
+    from tests.helpers import write_config
+
+    ctx = Ctx(write_config(tmp_path / "config.toml", '[answer]\nbackend = "auto"\n'), tmp_path, tmp_path / "index")
+    llm, name = ctx.llm(None)
+    assert isinstance(llm, LlamaCppLLM) and name == "llama-cpp"
+    assert ctx.llm("extractive") == (None, "extractive")
 
 
 # --------------------------------------------------------------------------------------------
