@@ -88,7 +88,7 @@ CREATE TABLE chunks (
   row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, doc TEXT NOT NULL, doc_sha256 TEXT NOT NULL,
   ordinal INTEGER NOT NULL, section_id TEXT NOT NULL, section_path TEXT NOT NULL, page INTEGER NOT NULL,
   page_end INTEGER NOT NULL, lang TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-  context TEXT NOT NULL
+  context TEXT NOT NULL, page_breaks TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc);
 CREATE TABLE documents (
@@ -103,10 +103,10 @@ def write_chunk_store(path: Path, chunks: list[Chunk], documents: list[dict]) ->
     try:
         db.executescript(_SCHEMA)
         db.executemany(
-            'INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+            'INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             [
                 (i, c.id, c.doc, c.doc_sha256, c.ordinal, c.section_id, json.dumps(c.section_path, ensure_ascii=False),
-                 c.page, c.page_end, c.lang, c.start, c.end, c.text, c.context)
+                 c.page, c.page_end, c.lang, c.start, c.end, c.text, c.context, json.dumps(c.page_breaks))
                 for i, c in enumerate(chunks)
             ],
         )
@@ -125,7 +125,8 @@ def write_chunk_store(path: Path, chunks: list[Chunk], documents: list[dict]) ->
 
 def _row_to_chunk(r) -> Chunk:
     return Chunk(id=r[1], doc=r[2], doc_sha256=r[3], ordinal=r[4], section_id=r[5], section_path=json.loads(r[6]),
-                 page=r[7], page_end=r[8], lang=r[9], start=r[10], end=r[11], text=r[12], context=r[13])
+                 page=r[7], page_end=r[8], lang=r[9], start=r[10], end=r[11], text=r[12], context=r[13],
+                 page_breaks=[tuple(b) for b in json.loads(r[14])] if len(r) > 14 else [])
 
 
 def _read_rows(path: Path, sql: str) -> list[tuple]:

@@ -182,6 +182,15 @@ def chunk_document(doc: Document, sections: list[Section], settings: ChunkSettin
         i = bisect.bisect_right(page_pos, pos) - 1
         return page_no[max(i, 0)] if page_no else 1
 
+    def page_breaks(start: int, end: int) -> list[tuple[int, int]]:
+        """(offset in the chunk, page) wherever a new page begins inside [start, end)."""
+        out, cur = [], page_at(start)
+        for i in range(bisect.bisect_right(page_pos, start), bisect.bisect_left(page_pos, end)):
+            if page_no[i] != cur:
+                out.append((page_pos[i] - start, page_no[i]))
+                cur = page_no[i]
+        return out
+
     chunks: list[Chunk] = []
     for unit in _units(sections):
         for start, end in _pack(full, unit, settings):
@@ -195,6 +204,7 @@ def chunk_document(doc: Document, sections: list[Section], settings: ChunkSettin
                 section_path=list(unit.section.path),
                 page=page_at(start),
                 page_end=page_at(end - 1),
+                page_breaks=page_breaks(start, end),
                 lang=detect_lang(text),
                 start=start,
                 end=end,

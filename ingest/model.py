@@ -61,10 +61,20 @@ class Chunk:
     end: int
     text: str
     context: str = ""  # document title, heading path and chapter aliases: embedded with the text
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)  # (offset in text, page) where a page starts
 
     @property
     def section(self) -> str:
         return " > ".join(self.section_path)
+
+    def page_at(self, offset: int) -> int:
+        """The page that holds character `offset` of the chunk's text."""
+        page = self.page
+        for o, p in self.page_breaks:
+            if o > offset:
+                break
+            page = p
+        return page
 
     def embed_text(self) -> str:
         """Text given to the embedder and the lexical index: where the chunk sits, then its text."""
@@ -87,7 +97,7 @@ class IngestedDocument:
 
 # Bumped whenever cleaning, sectioning or chunking changes what chunks come out of the same
 # file; the index manifest records it, so an index built by older code asks for a rebuild.
-INGEST_VERSION = 3
+INGEST_VERSION = 4  # 4: chunks record their page breaks
 
 
 @dataclass(frozen=True)

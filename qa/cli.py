@@ -241,7 +241,8 @@ def inspect_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="A PDF
     out.print(t)
     if chunks:
         for ch in doc.chunks:
-            out.rule(f"{ch.id}  p.{ch.page}  {ch.lang}  {ch.section or '(preamble)'}")
+            pages = f"{ch.page}–{ch.page_end}" if ch.page_end != ch.page else f"{ch.page}"
+            out.rule(f"{ch.id}  p.{pages}  {ch.lang}  {ch.section or '(preamble)'}")
             out.print(ch.text, highlight=False, markup=False)
 
 

@@ -22,6 +22,7 @@ class Evidence:
     hit: Hit
     quote: str  # the passage given to the model, copied from the chunk
     score: float  # retrieval score of the chunk
+    anchor: str = ""  # the quote's best-matching sentence: the citation gives its page
 
     @property
     def doc(self) -> str:
@@ -33,7 +34,8 @@ class Evidence:
 
     @property
     def page(self) -> int:
-        return self.hit.chunk.page
+        """The page of the quote's best-matching sentence (a chunk may run over page breaks)."""
+        return quote_page(self.hit.chunk, self.anchor or self.quote)
 
     @property
     def lang(self) -> str:
@@ -41,7 +43,21 @@ class Evidence:
 
     def citation(self) -> dict:
         c = self.hit.chunk
-        return {"n": self.n, "doc": c.doc, "section": c.section, "page": c.page, "chunk_id": c.id, "quote": self.quote}
+        return {"n": self.n, "doc": c.doc, "section": c.section, "page": self.page, "chunk_id": c.id, "quote": self.quote}
+
+
+def quote_page(chunk, quote: str) -> int:
+    """The page where `quote` starts in the chunk; the chunk's first page if it is not found.
+    A quote is whole sentences of the chunk joined, so the quote itself, else its first sentence,
+    is a substring of the chunk text."""
+    if not chunk.page_breaks:
+        return chunk.page
+    q = quote.rstrip("…").strip()
+    for probe in (q, (split_sentences(q) or [""])[0]):
+        at = chunk.text.find(probe) if probe else -1
+        if at >= 0:
+            return chunk.page_at(at)
+    return chunk.page
 
 
 def split_sentences(text: str) -> list[str]:
@@ -62,11 +78,12 @@ def _overlap(q_tokens: set[str], sentence: str) -> float:
     return sum(min(len(t), 4) for t in shared) / (sum(min(len(t), 4) for t in q_tokens) + 1e-6)
 
 
-def best_passage(chunk_text: str, query_tokens: set[str], max_chars: int) -> str:
-    """The best-matching sentence of a chunk, widened with its neighbours up to max_chars."""
+def best_passage(chunk_text: str, query_tokens: set[str], max_chars: int) -> tuple[str, str]:
+    """The best-matching sentence of a chunk, widened with its neighbours up to max_chars; and
+    that sentence itself (the anchor the citation's page is taken from)."""
     sents = split_sentences(chunk_text)
     if not sents:
-        return chunk_text[:max_chars]
+        return chunk_text[:max_chars], ""
     scores = [_overlap(query_tokens, s) for s in sents]
     i = max(range(len(sents)), key=lambda j: (scores[j], -j))
     lo, hi = i, i + 1
@@ -86,7 +103,7 @@ def best_passage(chunk_text: str, query_tokens: set[str], max_chars: int) -> str
             text, lo = _join(sents[lo - 1], text), lo - 1
     if len(text) > max_chars:
         text = text[:max_chars].rstrip() + "…"
-    return text
+    return text, sents[i]
 
 
 def _join(a: str, b: str) -> str:
@@ -102,7 +119,8 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
     for h in hits[:max_evidence]:
         # a Chinese character costs the model about as much as three English letters
         limit = max_chars // 2 if h.chunk.lang == "zh" else max_chars
-        out.append(Evidence(n=len(out) + 1, hit=h, quote=best_passage(_body(h.chunk), q_tokens, limit), score=h.score))
+        quote, anchor = best_passage(_body(h.chunk), q_tokens, limit)
+        out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor))
     return out
 
 

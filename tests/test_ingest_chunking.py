@@ -154,3 +154,19 @@ def test_chunk_ids_are_stable():
     a = _chunks(pages)[2]
     b = _chunks(pages)[2]
     assert [c.to_dict() for c in a] == [c.to_dict() for c in b]
+
+
+def test_chunk_records_where_pages_break_inside_it():
+    p1 = ["Background", _sentence(1), _sentence(2)]
+    p2 = [_sentence(3), "The lighthouse keeper counted 47 ships on the second page."]
+    doc, secs, chunks = _chunks([p1, p2])
+    assert len(chunks) == 1
+    c = chunks[0]
+    assert (c.page, c.page_end) == (1, 2)
+    assert len(c.page_breaks) == 1
+    off, page = c.page_breaks[0]
+    assert page == 2 and c.text[off:].startswith("Sentence number 3")
+    assert c.page_at(0) == 1 and c.page_at(off - 1) == 1 and c.page_at(off) == 2
+    assert c.page_at(c.text.index("lighthouse")) == 2
+    one_page = _chunks([p1])[2][0]
+    assert one_page.page_breaks == [] and one_page.page_at(len(one_page.text) - 1) == 1

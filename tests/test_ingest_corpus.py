@@ -245,3 +245,22 @@ def test_chunks_are_slices_and_sized():
 def test_whole_corpus_ingests_in_a_few_seconds():
     corpus()
     assert _timing[ChunkSettings().max_tokens] < 20  # typically 2-4 s on an idle machine
+
+
+def test_page_breaks_inside_chunks_match_the_pdf_pages():
+    """Where a chunk runs over a page break, the text after the recorded offset is on that page
+    of the PDF and the text before it on the page before."""
+    squash = lambda s: re.sub(r"[\W_]+", "", s)  # letters, digits, CJK: cleaning rewrites bullets and spaces  # noqa: E731
+    seen = 0
+    for d in corpus().values():
+        raw = {p.number: squash(p.text) for p in d.document.pages}
+        for c in d.chunks:
+            assert [p for _, p in c.page_breaks] == sorted({p for _, p in c.page_breaks})
+            assert all(c.page < p <= c.page_end and 0 < o < len(c.text) for o, p in c.page_breaks)
+            assert (c.page_end > c.page) == bool(c.page_breaks)
+            for o, p in c.page_breaks:
+                after, before = squash(c.text[o:])[:12], squash(c.text[:o])[-12:]
+                assert after in raw[p], (d.document.name, c.id, p, after)
+                assert before in raw[p - 1], (d.document.name, c.id, p - 1, before)
+                seen += 1
+    assert seen >= 10  # the corpus has chunks that run over a page break (25 at the default size)

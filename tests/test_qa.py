@@ -172,3 +172,25 @@ def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
                 direct = gen.vectors[rows] @ q
                 mu, sd = s.partition_stats(lang).z(q)
                 assert abs(mu - direct.mean()) < 1e-5 and abs(sd - direct.std()) < 1e-4
+
+
+def test_citation_gives_the_page_of_the_quote_when_a_chunk_runs_over_a_page_break(tmp_path):
+    """A chunk that starts on page 1 and goes on to page 2: the answer quotes a page-2 sentence,
+    so the citation says p.2 (the retrieved context, the whole chunk, still starts on p.1)."""
+    from tests.helpers import write_config
+    from tests.pdfgen import make_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = "Harbour records from the northern coast describe tides, storms and the repair of the old pier in detail."
+    make_pdf(corpus / "harbour.pdf", [["Harbour Records", "Background", filler, filler.replace("tides", "winds")],
+                                      [filler.replace("tides", "fog"),
+                                       "The lighthouse keeper counted 47 ships entering the harbour in 1911."]])
+    args = ["--config", str(write_config(tmp_path / "config.toml")), "--corpus", str(corpus),
+            "--index-dir", str(tmp_path / "index")]
+    wpqa(*args, "index")
+    rec = wpqa_json(*args, "ask", "--llm", "extractive", "--json", "How many ships did the lighthouse keeper count?")
+    assert rec["contexts"][0]["doc"] == "harbour.pdf" and rec["contexts"][0]["page"] == 1
+    assert not rec["abstained"] and "47" in rec["answer"]
+    cit = next(c for c in rec["citations"] if "lighthouse" in c["quote"])
+    assert cit["page"] == 2 and cit["section"] == "Background"
