@@ -183,8 +183,15 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
                 continue
             h = hashes[name]
             if name in old_docs:
-                (report.unchanged if old_docs[name]["sha256"] == h else report.changed).append(name)
-                if old_docs[name]["sha256"] != h:
+                if old_docs[name]["sha256"] == h:
+                    report.unchanged.append(name)
+                elif old_skipped.get(name, {}).get("sha256") == h and old_skipped[name].get("kept"):
+                    # the same unreadable bytes as last time: its previous version stays, nothing to read
+                    report.unchanged.append(name)
+                    report.skipped.append(old_skipped[name])
+                    ev("skip", name=name, reason=old_skipped[name]["reason"])
+                else:
+                    report.changed.append(name)
                     to_ingest.append(name)
             elif name in old_skipped and old_skipped[name].get("sha256") == h:
                 report.skipped.append(old_skipped[name])  # still broken, same bytes: don't re-read
@@ -221,15 +228,30 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         kept_chunks: list[Chunk] = []
         kept_vectors: list[np.ndarray] = []
         documents: list[dict] = []
-        if old_manifest is not None and report.unchanged:
-            gen = open_generation(index_dir)
-            keep = set(report.unchanged)
+        old_gen: list = []  # the live generation, opened once when something is kept from it
+
+        def keep_old(names: set[str]) -> None:
+            if not old_gen:
+                old_gen.append(open_generation(index_dir))
+            gen = old_gen[0]
             for i, c in enumerate(gen.chunks):
-                if c.doc in keep:
+                if c.doc in names:
                     kept_chunks.append(c)
                     kept_vectors.append(gen.vectors[i])
-            documents = [d for d in gen.documents() if d["name"] in keep]
+            documents.extend(d for d in gen.documents() if d["name"] in names)
+
+        if old_manifest is not None and report.unchanged:
+            keep_old(set(report.unchanged))
         failpoint("after-read-old")
+
+        def skip(name: str, reason: str) -> None:
+            """A file that cannot be read. If an earlier version of it is indexed, that version stays
+            (a damaged copy or a half-synced download should not make a report vanish)."""
+            entry = {"name": name, "reason": reason, "sha256": hashes[name]}
+            if name in old_docs:
+                entry.update(reason=f"{reason}; the version indexed before stays in the index", kept=True)
+            report.skipped.append(entry)
+            ev("skip", name=name, reason=entry["reason"])
 
         new_chunks: list[Chunk] = []
         ev("ingest-start", total=len(to_ingest))
@@ -237,17 +259,13 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             try:
                 doc = ingest_file(paths[name], corpus_dir, settings.chunking)
             except IngestError as e:
-                report.skipped.append({"name": name, "reason": e.reason, "sha256": hashes[name]})
-                ev("skip", name=name, reason=e.reason)
+                skip(name, e.reason)
                 continue
             except Exception as e:  # noqa: BLE001 - one bad file never stops the others
-                reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unexpected error'}"
-                report.skipped.append({"name": name, "reason": reason, "sha256": hashes[name]})
-                ev("skip", name=name, reason=reason)
+                skip(name, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unexpected error'}")
                 continue
             if not doc.chunks:
-                report.skipped.append({"name": name, "reason": "no text found", "sha256": hashes[name]})
-                ev("skip", name=name, reason="no text found")
+                skip(name, "no text found")
                 continue
             new_chunks.extend(doc.chunks)
             documents.append({
@@ -260,15 +278,15 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             failpoint("mid-ingest")
         failpoint("after-ingest")
         skip_aliases()
+        broken = {s["name"] for s in report.skipped if s.get("kept") and s["name"] in report.changed}
+        if broken:  # changed, now unreadable: the previous version stays (see skip())
+            keep_old(broken)
+            report.changed = [n for n in report.changed if n not in broken]
         for d in documents:
             d["aliases"] = [x["name"] for x in report.duplicates if x["same_as"] == d["name"]]
         for name in list(report.added):
             if any(s["name"] == name for s in report.skipped):
                 report.added.remove(name)
-        for name in list(report.changed):
-            if any(s["name"] == name for s in report.skipped):
-                report.changed.remove(name)
-                report.removed.append(name)
 
         report.chunks_new = len(new_chunks)
         new_vectors = np.zeros((0, 0), dtype=np.float32)

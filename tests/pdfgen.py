@@ -62,17 +62,18 @@ def make_pdf(
 
 
 def make_encrypted_pdf(
-    path: Path | str, pages: list[list[str]], user_password: str = "secret", owner_password: str = "owner", **kw
+    path: Path | str, pages: list[list[str]], user_password: str = "secret", owner_password: str = "owner",
+    algorithm: str = "RC4-128", **kw
 ) -> Path:
-    """A PDF encrypted with RC4-128 (needs no extra crypto package). With user_password=""
-    it opens without a password (permissions-only encryption)."""
+    """An encrypted PDF (RC4-128 by default; "AES-128" / "AES-256" need the cryptography package).
+    With user_password="" it opens without a password (permissions-only encryption)."""
     from pypdf import PdfReader, PdfWriter
 
     path = Path(path)
     plain = path.with_suffix(".plain.tmp")
     make_pdf(plain, pages, **kw)
     writer = PdfWriter(clone_from=PdfReader(str(plain)))
-    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm=algorithm)
     with open(path, "wb") as fh:
         writer.write(fh)
     plain.unlink()

@@ -51,6 +51,7 @@ SKIPPED = {  # name -> reason (a prefix for damaged PDFs, whose detail comes fro
 INDEXED = {  # name -> (kind, a sentence its chunks must hold, read by content not by suffix)
     "good.pdf": ("pdf", "The harbor levy funds lighthouse repairs in Portmere."),
     "open-encrypted.pdf": ("pdf", "Apple growers in Vellmark share irrigation canals."),
+    "open-aes.pdf": ("pdf", "Pear growers in Vellmark sell their crop at the autumn fair."),
     "pdf-named.txt": ("pdf", "Glaciers near Ostrava retreat twelve metres each year."),
     "text-named.pdf": ("txt", "The Lindholm tram line opens on Sundays only."),
     "gbk.txt": ("txt", "青禾县的水稻种植面积增加了百分之五。"),
@@ -96,6 +97,8 @@ def make_bad_corpus(root: Path) -> Path:
     make_encrypted_pdf(corpus / "locked.pdf", [["Locked text"]], user_password="s3cret")
     make_encrypted_pdf(corpus / "open-encrypted.pdf", [["Orchard Report", INDEXED["open-encrypted.pdf"][1]]],
                        user_password="")
+    make_encrypted_pdf(corpus / "open-aes.pdf", [["Fair Report", INDEXED["open-aes.pdf"][1]]], user_password="",
+                       algorithm="AES-256")
     make_image_only_pdf(corpus / "scan.pdf", n_pages=2)
     (corpus / "empty.pdf").write_bytes(b"")
     (corpus / "empty.txt").write_bytes(b"")
@@ -225,10 +228,50 @@ def test_an_unchanged_run_reads_nothing_and_warns_again(bad):
 
 
 def test_big_pdf_answers_with_its_page(bad):
+    """The sentence sits on page 777 of 1,000 sparse pages, inside a chunk that starts many pages
+    earlier: the context gives the chunk's first page, the citation the sentence's page."""
     rec = wpqa_json(*cli_args(bad), "ask", "--llm", "extractive", "--json", "Who painted the lighthouse tower green?")
-    top = rec["contexts"][0]
-    assert top["doc"] == "big.pdf" and "Orlen Vask" in top["text"]
-    assert rec["citations"] and rec["citations"][0]["doc"] == "big.pdf"
+    [ctx] = [c for c in rec["contexts"][:2] if c["doc"] == "big.pdf"]  # good.pdf's lighthouse levy is the other
+    assert "Orlen Vask" in ctx["text"] and ctx["page"] < BIG_PAGE
+    [cit] = [c for c in rec["citations"] if c["doc"] == "big.pdf"]
+    assert "Orlen Vask painted the tower green" in cit["quote"] and cit["page"] == BIG_PAGE
+
+
+def test_a_report_that_becomes_unreadable_keeps_its_previous_version(tmp_path):
+    """An indexed PDF replaced by a damaged copy: named with its reason, its last good version
+    stays searchable, reruns change nothing, and a readable copy replaces it again."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_pdf(corpus / "orchard.pdf", [["Orchard Report", "The Vellmark orchard harvested 812 crates of pears in 2019."]])
+    make_pdf(corpus / "river.pdf", [["River Report", "The Oster river froze for eleven days in January."]])
+    w = {"corpus": corpus, "index": tmp_path / "index", "cfg": write_config(tmp_path / "config.toml")}
+    wpqa(*cli_args(w), "index")
+    good = (corpus / "orchard.pdf").read_bytes()
+    (corpus / "orchard.pdf").write_bytes(good[: len(good) // 2])  # a half-copied file
+
+    p = wpqa(*cli_args(w), "index", "--json")
+    rep = json.loads(p.stdout)
+    assert rep["changed"] == [] and rep["removed"] == []
+    [sk] = rep["skipped"]
+    assert sk["name"] == "orchard.pdf" and sk["reason"].startswith(DAMAGED)
+    assert sk["reason"].endswith("the version indexed before stays in the index")
+    assert warning_lines(p.stderr) == [f"warning: orchard.pdf: {sk['reason']}"]
+    rec = wpqa_json(*cli_args(w), "ask", "--llm", "extractive", "--json", "How many crates of pears did the orchard harvest?")
+    assert rec["citations"][0]["doc"] == "orchard.pdf" and "812" in rec["answer"]
+    st = wpqa_json(*cli_args(w), "status", "--json")
+    assert "orchard.pdf" in st["documents"] and [s["name"] for s in st["skipped"]] == ["orchard.pdf"]
+
+    again = wpqa(*cli_args(w), "index", "--json")  # same broken bytes: nothing read, nothing written
+    rep2 = json.loads(again.stdout)
+    assert rep2["wrote"] is False and rep2["skipped"] == rep["skipped"]
+    assert warning_lines(again.stderr) == warning_lines(p.stderr)
+
+    make_pdf(corpus / "orchard.pdf", [["Orchard Report", "The Vellmark orchard harvested 950 crates of pears in 2020."]])
+    rep3 = wpqa_json(*cli_args(w), "index", "--json")
+    assert rep3["changed"] == ["orchard.pdf"] and rep3["skipped"] == []
+    with open_generation(w["index"]) as gen:
+        texts = " ".join(c.text for c in gen.chunks if c.doc == "orchard.pdf")
+    assert "950 crates" in texts and "812" not in texts
 
 
 # ------------------------------------------------------------------------ refusals that stop the command
