@@ -60,11 +60,13 @@ def split_answer_sentences(text: str) -> list[str]:
     return out
 
 
-_NUM = re.compile(r"\d+(?:[.,]\d+)*")
+# digits inside a name are not figures: G20, SDG16, COVID-19, 5G, 3D
+_NUM = re.compile(r"(?<![A-Za-z])(?<![A-Za-z]-)\d+(?:[.,]\d+)*(?![A-Z])")
 
 
 def numbers(text: str) -> set[str]:
-    """Figures in a text, normalised ("6,814" -> "6814"); single digits are too common to check."""
+    """Figures in a text, normalised ("6,814" -> "6814"); single digits are too common to check,
+    and digits that belong to a name (G20, 5G) are not figures."""
     out = set()
     for m in _NUM.findall(text):
         v = m.replace(",", "")
@@ -90,20 +92,32 @@ class CitationChecker:
         self.lexical_min = lexical_min
         self.dense_min = dense_min
 
-    def support(self, sentences: list[str], evidence: list[Evidence]) -> np.ndarray:
-        """support[i, j] in [0, 1]: how well evidence j supports sentence i."""
+    def support(self, sentences: list[str], evidence: list[Evidence],
+                marks: list[list[int]] | None = None) -> np.ndarray:
+        """support[i, j] in [0, 1]: how well evidence j supports sentence i.
+
+        `marks[i]`: the evidence indexes sentence i cites. Sentences whose every cited source
+        already supports them lexically (an extractive answer, a same-language answer quoting its
+        sources) skip the embedding model; the rest get both signals for every source, which the
+        re-pointing of a citation needs."""
         lex = np.array([[_lexical_support(s, e.quote) for e in evidence] for s in sentences], dtype=np.float32)
+        lex = lex.reshape(len(sentences), len(evidence))
         # a figure the source does not contain is never supported by it, however similar the words
         figures_ok = np.array([[numbers(s) <= numbers(e.hit.chunk.text) for e in evidence] for s in sentences],
                               dtype=np.float32).reshape(len(sentences), len(evidence))
         if self.emb is None or not sentences or not evidence:
             return np.where(lex >= self.lexical_min, lex, 0) * figures_ok
-        sv = self.emb.queries(sentences)
-        ev = self.emb.queries([e.quote for e in evidence])
-        dense = sv @ ev.T
-        # map cosine onto [0, 1] around the threshold so both signals share one scale
-        dense01 = np.clip((dense - self.dense_min) / (1 - self.dense_min) * 0.5 + 0.5, 0, 1) * (dense >= self.dense_min)
         lex01 = np.clip(lex / max(self.lexical_min, 1e-6) * 0.5, 0, 1) * (lex >= self.lexical_min)
+        rows = [i for i in range(len(sentences)) if marks is None or not marks[i]
+                or any(lex[i, j] < self.lexical_min or not figures_ok[i, j] for j in marks[i])]
+        dense01 = np.zeros_like(lex01)
+        if rows:
+            sv = self.emb.queries([sentences[i] for i in rows])
+            ev = self.emb.queries([e.quote for e in evidence])
+            dense = sv @ ev.T
+            # map cosine onto [0, 1] around the threshold so both signals share one scale
+            dense01[rows] = np.clip((dense - self.dense_min) / (1 - self.dense_min) * 0.5 + 0.5, 0, 1) * (
+                dense >= self.dense_min)
         return np.maximum(lex01, dense01) * figures_ok
 
     def check(self, text: str, evidence: list[Evidence]) -> tuple[str, list[int], list[str]]:
@@ -114,10 +128,12 @@ class CitationChecker:
         if not sentences:
             return text, [], flags
         bodies = [_MARK.sub("", s).strip() for s in sentences]
-        sup = self.support(bodies, evidence)
+        all_marks = [[int(n) for m in _MARK.findall(s) for n in re.split(r"[,，、\s]+", m) if n.strip()]
+                     for s in sentences]
+        sup = self.support(bodies, evidence, [[by_n[n] for n in ms if n in by_n] for ms in all_marks])
         out_sents, cited = [], []
         for i, (s, body) in enumerate(zip(sentences, bodies)):
-            marks = [int(n) for m in _MARK.findall(s) for n in re.split(r"[,，、\s]+", m) if n.strip()]
+            marks = all_marks[i]
             keep = []
             for n in marks:
                 if n not in by_n:

@@ -40,6 +40,7 @@ def test_citation_checker_drops_unknown_and_unsupported_markers():
 def test_numbers_are_normalised():
     assert numbers("6,814 devices; about 34% in 2019") == {"6814", "34", "2019"}
     assert numbers("联网工业设备数量共计6814个") == {"6814"}
+    assert numbers("The G20, SDG16, COVID-19 and 5G; 1990s, 12bn and 20th") == {"1990", "12", "20"}
 
 
 def test_quoted_title_absent_from_evidence():
@@ -194,3 +195,20 @@ def test_citation_gives_the_page_of_the_quote_when_a_chunk_runs_over_a_page_brea
     assert not rec["abstained"] and "47" in rec["answer"]
     cit = next(c for c in rec["citations"] if "lighthouse" in c["quote"])
     assert cit["page"] == 2 and cit["section"] == "Background"
+
+
+def test_citation_checker_uses_the_embedding_model_only_where_words_do_not_match():
+    """A sentence its cited source supports word for word is checked without the model (an
+    extractive answer costs no embedding call); an English sentence citing a Chinese source needs
+    the real e5 model, and is supported by it."""
+    from index.embeddings import make_embeddings
+
+    emb = make_embeddings("e5-small")
+    chk = CitationChecker(emb)
+    ev = [_ev(1, "The WTO received 68 proposals by November 2020, 61 of them on rules."),
+          _ev(2, "二十国集团和经合组织由于避免了强制性承诺，在推动全球数字治理方面取得了一定进展。", lang="zh")]
+    text, cited, flags = chk.check("The WTO received 68 proposals by November 2020 [1].", ev)
+    assert cited == [1] and not flags and emb.calls == 0
+    text, cited, flags = chk.check(
+        "The G20 and the OECD made progress on global digital governance because they avoided binding commitments [2].", ev)
+    assert cited == [2] and not flags and emb.calls > 0
