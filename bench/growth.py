@@ -95,7 +95,7 @@ def vec(a) -> None:
     out["hnsw_build_s"] = round(time.perf_counter() - t, 3)
     out["hnsw_rss_mb"] = round(rss_mb() - r1, 1)
     out["hnsw_bytes"] = int(faiss.serialize_index(h).nbytes)
-    for ef in (64, 128):
+    for ef in (64, 128, 256, 512):
         h.hnsw.efSearch = ef
         timed_queries(lambda v: h.search(v[None], K_CAND), q[:10])
         out[f"hnsw{ef}_ms"] = summary_ms(timed_queries(lambda v: h.search(v[None], K_CAND), q))
@@ -200,7 +200,7 @@ def e2e(a) -> None:
 
     # raw FAISS per language partition, and HNSW recall@10 against exact on the real+noise data
     for kind, fv in (("flat", flat), ("hnsw", hnsw)):
-        for ef in ((None,) if kind == "flat" else (64, 128)):
+        for ef in ((None,) if kind == "flat" else (64, 128, 256, 512)):
             if ef:
                 for ix in fv.indexes.values():
                     ix.hnsw.efSearch = ef
@@ -208,7 +208,7 @@ def e2e(a) -> None:
             lat = timed_queries(lambda i: fv.search(qvecs[i], "zh", K_CAND), range(len(questions)), 3)
             out[f"{name}_zh_ms"] = summary_ms(lat[len(questions):])
     rec, rec_src = {}, {}
-    for ef in (64, 128):
+    for ef in (64, 128, 256, 512):
         got, want = [], []
         for ix in hnsw.indexes.values():
             ix.hnsw.efSearch = ef
@@ -232,11 +232,20 @@ def e2e(a) -> None:
     stub = StubEmbeddings(questions, qvecs)
     tops = {}
     ntok: dict = {}  # the searchers' token-count cache, shared so the HNSW pass starts as warm as the flat one
+    stats: dict = {}  # the per-language mean/covariance for z-scores: computed once per loaded index
     for kind, fv in (("flat", flat), ("hnsw", hnsw)):
         gen = Generation(Path(a.work), {}, chunks, vectors, fv, lexical)
         s = HybridSearcher(gen, stub, None, FusionParams(candidates=K_CAND))
         if hasattr(s, "_ntok"):
             s._ntok = ntok
+        if hasattr(s, "partition_stats"):
+            if not stats:
+                t = time.perf_counter()
+                for lang in LANGS:
+                    s.partition_stats(lang)
+                out["partition_stats_s"] = round(time.perf_counter() - t, 3)
+                stats = s._stats
+            s._stats = stats
         t = time.perf_counter()
         for q in questions:  # first pass fills the searcher's token-count cache for the candidates
             s.search(q, k=10)

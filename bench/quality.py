@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .common import load_dev, peak_rss_mb, rss_mb, smaps_mb, summary_ms, write_json
-from .judge import answerable, first_hit, score
+from .judge import answerable, score
 
 WARMUP = ["数据跨境流动面临哪些治理难题？", "Which bodies discuss rules for cross-border e-commerce?"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .common import BENCH, read_json
+from .common import BENCH, ROOT, read_json
 from .judge import GROUPS
 
 SYSTEMS = [  # (results file, label)
@@ -88,7 +88,7 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
       f"(at start {', '.join(map(str, env.get('load_at_start', [])))}). "
       + ("The machine was shared with other work, so timings carry that noise; quality numbers do not."
          if (env.get("load_mean") or 0) > 1.5 else "The machine was otherwise quiet."))
-    w(f"- **Versions:** " + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v))
+    w("- **Versions:** " + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v))
     w("")
 
     q = {key: _sys(results, key) for key, _ in SYSTEMS}
@@ -341,6 +341,15 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
               f"{f2(v['hnsw_build_s'], 1)} s | {f2(v['flat_bytes'] / 1e6, 1)} MB (RSS +{f2(v['flat_rss_mb'], 0)}) | "
               f"{f2(v['hnsw_bytes'] / 1e6, 1)} MB (RSS +{f2(v['hnsw_rss_mb'], 0)}) | {mb(g(v, 'process', 'peak_rss_mb'))} |")
         w("")
+        if any("hnsw512_ms" in v for v in vec):
+            w("Higher efSearch on the same HNSW graphs (not asked for, measured because recall at 128 falls with size):")
+            w("")
+            w("| chunks | ef256 p50 | recall@10 | ef512 p50 | recall@10 |")
+            w("|---:|---:|---:|---:|---:|")
+            for v in vec:
+                w(f"| {v['n']:,} | {ms(g(v, 'hnsw256_ms', 'p50'))} | {f2(v.get('hnsw256_recall@10'), 3)} | "
+                  f"{ms(g(v, 'hnsw512_ms', 'p50'))} | {f2(v.get('hnsw512_recall@10'), 3)} |")
+            w("")
     if e2e:
         w("**wpqa's own retrieval at scale.** A synthetic generation of N chunks: the corpus's real chunks repeated "
           "(their real text and languages, 75% Chinese), each vector = that chunk's real e5 embedding + Gaussian noise "
@@ -367,6 +376,17 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
               f"{f2(v['search_overlap@10_hnsw_vs_flat'], 3)} | {f2(g(v, 'search_flat_quality', 'hit@5'))} / "
               f"{f2(g(v, 'search_hnsw_quality', 'hit@5'))} | {f2(v['hnsw_build_s'], 1)} s |")
         w("")
+        if any("hnsw512" in (v.get("recall@10") or {}) for v in e2e):
+            w("HNSW on the real-embeddings-plus-noise vectors at every efSearch measured (dense list p50; recall@10 "
+              "against exact; in brackets the recall of the same source chunks):")
+            w("")
+            w("| chunks | " + " | ".join(f"ef{ef}" for ef in (64, 128, 256, 512)) + " |")
+            w("|---:|" + "---:|" * 4)
+            for v in e2e:
+                w(f"| {v['n']:,} | " + " | ".join(
+                    f"{ms(g(v, f'hnsw{ef}_zh_ms', 'p50'))}, {f2(g(v, 'recall@10', f'hnsw{ef}'), 3)} "
+                    f"({f2(g(v, 'source_recall@10', f'hnsw{ef}'), 3)})" for ef in (64, 128, 256, 512)) + " |")
+            w("")
         w("Memory of wpqa's in-memory structures at N chunks (RSS growth as each is built, and exact sizes):")
         w("")
         w("| chunks | chunk objects | vectors array | BM25 (arrays) | FAISS flat | FAISS HNSW | process peak RSS |")
@@ -390,9 +410,46 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
             w(para)
             w("")
         w("")
+    notes(w, qd, qe, cold, e2e)
     out_md.write_text("\n".join(L) + "\n", encoding="utf-8")
     plots(results, q, gr)
     return out_md
+
+
+def notes(w, qd, qe, cold, e2e) -> None:
+    """Things the run showed about wpqa itself (file/function references as of this run's commit)."""
+    items = []
+    if qd and qd.get("smaps_end_mb") and qe and qe.get("smaps_end_mb"):
+        a, b = qd["smaps_end_mb"], qe["smaps_end_mb"]
+        items.append(
+            f"**Two llama.cpp instances in one process.** `qa/cli.py` `Ctx.pipeline` gives the translator "
+            f"`llm.with_slot(\"translate\")`, and `qa/llm.py` `LlamaCppLLM.with_slot` creates a second `llama_cpp.Llama` "
+            f"(its docstring says a second context costs only its KV cache). In this run the default process held "
+            f"{qd.get('llm_contexts')} instances and {mb(a.get('Anonymous'))} of anonymous memory (the extractive process: "
+            f"{mb(b.get('Anonymous'))}), RSS {mb(a.get('Rss'))}: the GGUF's 1.1 GB is mapped once (file-backed PSS "
+            f"{mb(a.get('Pss_File'))}), but each instance adds its own private buffers. One `Llama` with two KV "
+            f"sequences, or a shared model handle, would save that memory.")
+    if cold and qe:
+        runs = (cold.get("runs") or {}).get("extractive") or []
+        if runs and runs[-1].get("timings_ms"):
+            items.append(
+                f"**Cold first question.** In a fresh `wpqa ask --llm extractive` process retrieval took "
+                f"{ms(runs[-1]['timings_ms'].get('retrieve'))} against a warm p50 of "
+                f"{ms(g(qe, 'latency_ms', 'retrieve', 'p50'))}: jieba's dictionary load plus "
+                f"`HybridSearcher._length_penalty`, which jieba-tokenizes the full text of every candidate chunk the first "
+                f"time it is seen (up to 4 candidate lists × 40 per question without translation, 6 × 40 with). Token counts could be stored in the chunk store at index time.")
+    w("## 4. Observations about wpqa from this run")
+    w("")
+    for i, t in enumerate(items, 1):
+        w(f"{i}. {t}")
+    w("")
+
+
+def current_index_settings():
+    """[index] of the checkout's config.toml, which the recommendation is compared with."""
+    from qa.settings import load_settings
+
+    return load_settings(ROOT / "config.toml").index
 
 
 def recommend(gr: dict, qe: dict | None = None) -> dict | None:
@@ -406,6 +463,8 @@ def recommend(gr: dict, qe: dict | None = None) -> dict | None:
     e2e = gr.get("e2e") or []
     if not vec:
         return None
+    cur = current_index_settings()
+    above, ef_now = cur.hnsw_above, cur.hnsw_ef_search
     big = max(vec, key=lambda v: v["n"])
     n = big["n"]
     per_search_flat = big["flat_ms"]["p50"]
@@ -422,17 +481,18 @@ def recommend(gr: dict, qe: dict | None = None) -> dict | None:
         f"{ms(per_search_hnsw)}, with recall@10 {rec128:.3f} (efSearch 64: {big['hnsw64_recall@10']:.3f}). Exact search is "
         f"linear in N (≈ {slope * 1e5:.1f} ms per search per 100k vectors in this run); a question makes up to {searches} "
         f"dense searches (question, translation, and the question across languages), so at the current "
-        f"`hnsw_above = 200,000` exact search would add ≈ {ms(searches * slope * 200000)} per question, and at 1M chunks "
-        f"≈ {ms(searches * slope * 1e6)}.",
+        f"`hnsw_above = {above:,}` exact search would add up to ≈ {ms(searches * slope * above)} per question, and at 1M "
+        f"chunks in one language ≈ {ms(searches * slope * 1e6)}.",
     ]
     if e2e:
         b = max(e2e, key=lambda v: v["n"])
         text.append(
             f"In wpqa's whole retrieval at {b['n']:,} chunks the gain is smaller than the raw numbers suggest: "
             f"p50 {ms(b['search_flat_ms']['p50'])} with flat vs {ms(b['search_hnsw_ms']['p50'])} with HNSW, because "
-            f"BM25 ({ms(b['bm25_ms']['p50'])} per list) and the z-score statistics that `HybridSearcher._dense` computes "
-            f"over (a sample of up to ~20–40k rows of) the language partition cost the same either way "
-            f"(one `_dense` call: {ms(b['dense_call_flat_ms']['p50'])} flat vs {ms(b['dense_call_hnsw_ms']['p50'])} HNSW). "
+            f"BM25 ({ms(b['bm25_ms']['p50'])} per list), fusion and the candidates' token counts cost the same either way "
+            f"(one dense call, FAISS search plus the z-score statistics from the partition's mean vector and covariance, "
+            f"computed once in {f2(b.get('partition_stats_s'), 2)} s when the index is loaded: "
+            f"{ms(b['dense_call_flat_ms']['p50'])} flat vs {ms(b['dense_call_hnsw_ms']['p50'])} HNSW). "
             f"On the real-embeddings-plus-noise vectors HNSW (efSearch 128) finds {g(b, 'source_recall@10', 'hnsw128', default=0):.3f} "
             f"of the exact top-10's source chunks, and the dev set's hit@5 on these results is "
             f"{f2(g(b, 'search_flat_quality', 'hit@5'))} flat vs {f2(g(b, 'search_hnsw_quality', 'hit@5'))} HNSW. HNSW also "
@@ -445,10 +505,33 @@ def recommend(gr: dict, qe: dict | None = None) -> dict | None:
         f"would double retrieval latency: {ms(budget)} / ({searches} searches × {slope * 1e3:.4f} ms per 1k vectors) "
         f"≈ {n_switch:,.0f} chunks. Below that exact search is fast enough, exact, smaller and cheaper to rebuild. "
         f"(With translation on, retrieval is dominated by the LLM translation, so exact search stays negligible far "
-        f"longer. The switch compares the *total* chunk count, while each language is a separate, smaller index, "
-        f"so the rule is conservative.) "
-        + ("This is below the current 200,000." if value < 200000 else
-           "This is at or above the current 200,000, so the current value can stay."))
+        f"longer. Each language is its own FAISS index, and `auto` compares the largest language partition with "
+        f"`hnsw_above`; at most 2 of the 3 searches hit the same partition, so the rule is conservative.) "
+        + (f"`config.toml` has `hnsw_above = {above:,}`, as recommended." if value == above else
+           f"`config.toml` has `hnsw_above = {above:,}`: set it to {value:,}."))
+    efs = [ef for ef in (64, 128, 256, 512) if f"hnsw{ef}_recall@10" in big]
+    ok_rand = next((ef for ef in efs if big[f"hnsw{ef}_recall@10"] >= 0.9), None)
+    line = (f"But HNSW as wpqa builds it (M=32, efConstruction 80) loses recall as it grows: at efSearch 128, "
+            f"recall@10 {rec128:.3f} on {n:,} random vectors")
+    if e2e:
+        b = max(e2e, key=lambda v: v["n"])
+        src = b.get("source_recall@10") or {}
+        ok_src = next((ef for ef in (64, 128, 256, 512) if (src.get(f"hnsw{ef}") or 0) >= 0.95), None)
+        line += f", {src.get('hnsw128', 0):.3f} of the source chunks on {b['n']:,} real-like vectors"
+    line += ". "
+    if ok_rand:
+        line += (f"efSearch {ok_rand} reaches ≥ 0.9 on random vectors at {ms(big[f'hnsw{ok_rand}_ms']['p50'])} per search, "
+                 f"still far below exact search. ")
+    elif efs:
+        line += (f"Even efSearch {efs[-1]} only reaches {big[f'hnsw{efs[-1]}_recall@10']:.3f} on random vectors "
+                 f"({ms(big[f'hnsw{efs[-1]}_ms']['p50'])} per search). ")
+    if e2e and ok_src:
+        line += (f"On real-like vectors efSearch {ok_src} finds ≥ 0.95 of the source chunks "
+                 f"({ms(g(b, f'hnsw{ok_src}_zh_ms', 'p50'))} per search). ")
+    line += (f"The search breadth is `index.hnsw_ef_search` in `config.toml` (now {ef_now}); it applies when an index "
+             f"is loaded, without a rebuild. The dev-set hit@5 did not move between flat and HNSW at these sizes, but "
+             f"exact-vs-approximate recall did.")
+    text.append(line)
     return {"value": value, "text": text, "n_switch": n_switch}
 
 
