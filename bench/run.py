@@ -1,6 +1,6 @@
 """Run every benchmark once and write bench/results/*.json and bench/REPORT.md.
 
-    .venv/bin/python -m bench.run            # the full run (about 20-30 min on 2 cores)
+    .venv/bin/python -m bench.run            # the full run (about 18-20 min on 2 idle cores)
     .venv/bin/python -m bench.run --quick    # a smoke test: 4 questions, small growth sizes,
                                              # writes bench/results-quick/ and bench/REPORT-quick.md
 

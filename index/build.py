@@ -49,7 +49,7 @@ class BuildSettings:
     embedding: dict  # {"backend", "model_id"}: what the manifest must match
     chunking: ChunkSettings
     vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks in one language)
-    hnsw_above: int = 200000
+    hnsw_above: int = 90000
     vector_store: str = "faiss"  # "faiss" | "milvus"
     milvus: dict | None = None  # {"uri", "collection", "token_env"} with vector_store = "milvus"
 

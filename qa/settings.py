@@ -26,7 +26,7 @@ class EmbeddingSettings:
 @dataclass
 class IndexSettings:
     vector_index: str = "auto"
-    hnsw_above: int = 200000
+    hnsw_above: int = 90000
     hnsw_ef_search: int = 128
     vector_store: str = "faiss"
     milvus: dict = field(default_factory=lambda: {"uri": ".wpqa/milvus.db", "collection": "wpqa_chunks",
