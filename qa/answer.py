@@ -198,3 +198,27 @@ def generate(llm, messages: list[dict], max_tokens: int, on_token: Callable[[str
 def is_not_found(raw: str) -> bool:
     head = raw.strip().strip("`*_ ").upper()
     return head.startswith(NOT_FOUND) or head.startswith("NOT FOUND")
+
+
+_STRAY_NOT_FOUND = re.compile(r"\s*\bNOT[_ ]FOUND\b[.。]?")  # the control word, in capitals: not "not found"
+
+
+def has_words(text: str) -> bool:
+    """Whether a text says anything besides citation markers and punctuation."""
+    return bool(re.search(r"\w", _MARK.sub("", text)))
+
+
+def check_model_answer(checker: CitationChecker, raw: str, question: str, lang: str,
+                       evidence: list[Evidence]) -> tuple[str, list[int], list[str]]:
+    """The model's answer with checked citations. A NOT_FOUND written after an answer is a stray
+    control word and goes; an answer with nothing left but markers (the model wrote only "[2]",
+    or every sentence lost its support) is replaced by the extractive answer from the same
+    evidence, so the user gets the sources' own words rather than an empty line."""
+    text, cited, flags = checker.check(_STRAY_NOT_FOUND.sub("", raw).strip(), evidence)
+    if _STRAY_NOT_FOUND.search(raw):
+        flags.append("stray-not-found-removed")
+    if not has_words(text) and evidence:
+        flags.append("empty-model-answer-extractive")
+        text, cited, more = checker.check(extractive_answer(question, lang, evidence)[0], evidence)
+        flags.extend(more)
+    return text, cited, flags

@@ -21,6 +21,7 @@ from .answer import (
     ABSTAIN_TEXT,
     CitationChecker,
     build_messages,
+    check_model_answer,
     extractive_answer,
     generate,
     is_not_found,
@@ -147,8 +148,10 @@ class QAPipeline:
             raw = state["raw"]
             if self.llm is not None and detect_lang(_plain(raw)) != lang:
                 state["flags"].append("answer-language-mismatch")
-            # extractive answers too: a quoted sentence may itself carry "[9]"-like text
-            text, cited, flags = self.checker.check(raw, ev)
+            if self.llm is not None:
+                text, cited, flags = check_model_answer(self.checker, raw, state["question"], lang, ev)
+            else:  # extractive answers too: a quoted sentence may itself carry "[9]"-like text
+                text, cited, flags = self.checker.check(raw, ev)
             state["flags"].extend(flags)
             if any(f.startswith("dropped") or f == "replaced-citation" for f in flags):
                 state["flags"].append("citations-corrected")

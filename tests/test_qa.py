@@ -212,3 +212,25 @@ def test_citation_checker_uses_the_embedding_model_only_where_words_do_not_match
     text, cited, flags = chk.check(
         "The G20 and the OECD made progress on global digital governance because they avoided binding commitments [2].", ev)
     assert cited == [2] and not flags and emb.calls > 0
+
+
+def test_model_answer_without_words_falls_back_to_the_evidence_and_stray_not_found_goes():
+    """What the 1.5B model did on the dev set: an answer that is only "[2]", and an answer
+    followed by NOT_FOUND. The first becomes the extractive answer from the same evidence, the
+    second loses the stray word; both keep checked citations."""
+    from qa.answer import check_model_answer
+
+    chk = CitationChecker(None)
+    ev = [_ev(1, "The WTO received 68 proposals by November 2020, 61 of them on rules."),
+          _ev(2, "APEC set up the Electronic Commerce Steering Group to coordinate cooperation.")]
+    q = "Which group did APEC set up for e-commerce?"
+    text, cited, flags = check_model_answer(chk, " [2]", q, "en", ev)
+    assert "empty-model-answer-extractive" in flags
+    assert "Electronic Commerce Steering Group" in text and 2 in cited
+    text, cited, flags = check_model_answer(chk, "APEC set up the Electronic Commerce Steering Group [2]. NOT_FOUND", q,
+                                            "en", ev)
+    assert "NOT_FOUND" not in text and cited == [2] and "stray-not-found-removed" in flags
+    text, cited, flags = check_model_answer(chk, "APEC set up the Electronic Commerce Steering Group [2].", q, "en", ev)
+    assert cited == [2] and flags == [] and text.startswith("APEC set up")
+    _, _, flags = check_model_answer(chk, "Rules were not found in 2019 [1].", q, "en", ev)  # plain words stay
+    assert "stray-not-found-removed" not in flags
