@@ -162,18 +162,26 @@ def _attach(body: str, tail: str) -> str:
     return f"{body} {tail}" if detect_lang(body) != "zh" else body + tail
 
 
+def extractive_picks(question: str, evidence: list[Evidence], max_sentences: int = 2) -> list[tuple[str, int]]:
+    """The best sentence of each of the first sources, with its source number."""
+    q = set(tokenize(question, stopwords=True))
+    picks = []
+    for e in evidence[:max_sentences]:
+        sents = split_sentences(e.quote) or [e.quote]
+        picks.append((max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True)))).strip(), e.n))
+    return picks
+
+
+def _join_marked(picks: list[tuple[str, int]]) -> str:
+    marked = [_attach(s, f"[{n}]") for s, n in picks]
+    return ("" if all(detect_lang(p) == "zh" for p in marked) else " ").join(marked)
+
+
 def extractive_answer(question: str, lang: str, evidence: list[Evidence], max_sentences: int = 2) -> tuple[str, list[int]]:
     """No LLM: the best evidence sentences with their markers, in their own language. Returns the
     text and the sources it cites (known by construction, never parsed back out of quoted text)."""
-    q = set(tokenize(question, stopwords=True))
-    picked, cited = [], []
-    for e in evidence[:max_sentences]:
-        sents = split_sentences(e.quote) or [e.quote]
-        best = max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True))))
-        picked.append(_attach(best.strip(), f"[{e.n}]"))
-        cited.append(e.n)
-    joiner = "" if all(detect_lang(p) == "zh" for p in picked) else " "
-    return joiner.join(picked), cited
+    picks = extractive_picks(question, evidence, max_sentences)
+    return _join_marked(picks), [n for _, n in picks]
 
 
 def source_quotes(evidence: list[Evidence], cited: list[int], lang: str) -> str:
@@ -208,17 +216,27 @@ def has_words(text: str) -> bool:
     return bool(re.search(r"\w", _MARK.sub("", text)))
 
 
-def check_model_answer(checker: CitationChecker, raw: str, question: str, lang: str,
-                       evidence: list[Evidence]) -> tuple[str, list[int], list[str]]:
+def check_model_answer(checker: CitationChecker, raw: str, question: str, lang: str, evidence: list[Evidence],
+                       translate: Callable[[str, str], str | None] | None = None) -> tuple[str, list[int], list[str]]:
     """The model's answer with checked citations. A NOT_FOUND written after an answer is a stray
-    control word and goes; an answer with nothing left but markers (the model wrote only "[2]",
-    or every sentence lost its support) is replaced by the extractive answer from the same
-    evidence, so the user gets the sources' own words rather than an empty line."""
+    control word and goes. An answer with nothing left but markers (the model wrote only "[2]",
+    or every sentence lost its support) is replaced by the best sentences of the same evidence,
+    so the user gets the sources' words rather than an empty line; sentences in the other
+    language are translated into the question's with `translate(text, lang)` when it can (and
+    checked against their source like any answer), else quoted as they are."""
     text, cited, flags = checker.check(_STRAY_NOT_FOUND.sub("", raw).strip(), evidence)
     if _STRAY_NOT_FOUND.search(raw):
         flags.append("stray-not-found-removed")
-    if not has_words(text) and evidence:
-        flags.append("empty-model-answer-extractive")
-        text, cited, more = checker.check(extractive_answer(question, lang, evidence)[0], evidence)
-        flags.extend(more)
-    return text, cited, flags
+    if has_words(text) or not evidence:
+        return text, cited, flags
+    flags.append("empty-model-answer-extractive")
+    picks = extractive_picks(question, evidence)
+    if translate is not None and any(detect_lang(s) != lang for s, _ in picks):
+        moved = [(s if detect_lang(s) == lang else translate(s, lang), n) for s, n in picks]
+        if all(s for s, _ in moved):
+            text, cited, more = checker.check(_join_marked(moved), evidence)
+            if cited and not any(f.startswith("dropped") for f in more):
+                flags.append("translated")
+                return text, cited, flags + more
+    text, cited, more = checker.check(_join_marked(picks), evidence)
+    return text, cited, flags + more

@@ -80,6 +80,27 @@ class LLMTranslator:
         return self._cache[key]
 
 
+class PassageTranslator:
+    """A source sentence in the question's language, by the answer model (used only when the
+    model's own answer came out empty and the best sentences are in the other language)."""
+
+    def __init__(self, llm, max_tokens: int = 200):
+        self.llm = llm
+        self.max_tokens = max_tokens
+
+    def __call__(self, text: str, target: str) -> str | None:
+        source = "Chinese" if target == "en" else "English"
+        msgs = [{"role": "system", "content": f"Translate the user's text from {source} into {LANG_LABEL[target]}. "
+                                              "Keep every name and figure. Output only the translation."},
+                {"role": "user", "content": text}]
+        try:
+            out = generate(self.llm, msgs, self.max_tokens).strip().strip('"“”')
+        except Exception:  # noqa: BLE001 - the untranslated sentence is the fallback
+            return None
+        out = " ".join(out.split())
+        return out if out and detect_lang(out) == target else None
+
+
 class QAPipeline:
     def __init__(self, searcher: HybridSearcher, embeddings: CountingEmbeddings, llm=None,
                  config: AnswerConfig | None = None, backend_name: str = "extractive"):
@@ -149,7 +170,8 @@ class QAPipeline:
             if self.llm is not None and detect_lang(_plain(raw)) != lang:
                 state["flags"].append("answer-language-mismatch")
             if self.llm is not None:
-                text, cited, flags = check_model_answer(self.checker, raw, state["question"], lang, ev)
+                text, cited, flags = check_model_answer(self.checker, raw, state["question"], lang, ev,
+                                                        translate=PassageTranslator(self.llm))
             else:  # extractive answers too: a quoted sentence may itself carry "[9]"-like text
                 text, cited, flags = self.checker.check(raw, ev)
             state["flags"].extend(flags)

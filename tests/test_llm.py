@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingest.text import detect_lang
 from qa import llm as qllm
 from qa.llm import (
     BUNDLED_FILENAME,
@@ -418,3 +419,21 @@ def test_openai_compat_http_error_names_url_and_status(llama_server):
         llm.complete([{"role": "user", "content": "hi"}], max_tokens=4)
     msg = str(ei.value)
     assert llama_server + "/no-such-prefix/v1/chat/completions" in msg and "404" in msg and "\n" not in msg
+
+
+@pytest.mark.llm
+def test_empty_model_answer_falls_back_to_translated_evidence(llama):
+    """The 1.5B model sometimes answers an English question about a Chinese source with nothing
+    but "[1]". The fallback gives the source's best sentence in English, translated by the same
+    model and checked against the source by the real e5 model."""
+    from index.embeddings import make_embeddings
+    from qa.answer import CitationChecker, check_model_answer
+    from qa.pipeline import PassageTranslator
+    from tests.test_qa import _ev
+
+    ev = [_ev(1, "二十国集团和经合组织由于避免了强制性承诺，在推动全球数字治理方面取得了一定进展。", lang="zh")]
+    text, cited, flags = check_model_answer(CitationChecker(make_embeddings("e5-small")), "[1]",
+                                            "Why did the G20 and the OECD make progress on digital governance?", "en",
+                                            ev, translate=PassageTranslator(llama))
+    assert "empty-model-answer-extractive" in flags and "translated" in flags, (text, flags)
+    assert cited == [1] and detect_lang(text) == "en" and "[1]" in text
