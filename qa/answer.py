@@ -163,12 +163,20 @@ def _attach(body: str, tail: str) -> str:
 
 
 def extractive_picks(question: str, evidence: list[Evidence], max_sentences: int = 2) -> list[tuple[str, int]]:
-    """The best sentence of each of the first sources, with its source number."""
+    """The best sentence of each of the first sources, with its source number; a sentence already
+    picked (overlapping chunks, a document and its copy) is not repeated."""
     q = set(tokenize(question, stopwords=True))
-    picks = []
-    for e in evidence[:max_sentences]:
+    picks: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for e in evidence:
+        if len(picks) == max_sentences:
+            break
         sents = split_sentences(e.quote) or [e.quote]
-        picks.append((max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True)))).strip(), e.n))
+        best = max(sents, key=lambda s: len(q & set(tokenize(s, stopwords=True)))).strip()
+        key = re.sub(r"\W+", "", best.rstrip("…"))
+        if key and not any(key in k or k in key for k in seen):
+            seen.add(key)
+            picks.append((best, e.n))
     return picks
 
 

@@ -234,3 +234,14 @@ def test_model_answer_without_words_falls_back_to_the_evidence_and_stray_not_fou
     assert cited == [2] and flags == [] and text.startswith("APEC set up")
     _, _, flags = check_model_answer(chk, "Rules were not found in 2019 [1].", q, "en", ev)  # plain words stay
     assert "stray-not-found-removed" not in flags
+
+
+def test_extractive_answer_does_not_repeat_a_sentence():
+    """Overlapping chunks can give two sources the same best sentence: it is said once, and the
+    next source's sentence comes instead."""
+    from qa.answer import extractive_answer
+
+    same = "It was proposed at the Global Symposium for Regulators 2020 that clear data rules protect consumers."
+    ev = [_ev(1, same), _ev(2, same), _ev(3, "Regulators also asked for cooperation on cross-border data flows.")]
+    text, cited = extractive_answer("What was proposed at the Global Symposium for Regulators?", "en", ev)
+    assert text.count("Global Symposium") == 1 and cited == [1, 3]
