@@ -127,6 +127,11 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
     t0 = time.monotonic()
     ev = events or (lambda *a, **k: None)
     report = BuildReport()
+
+    def record_skip(entry: dict) -> None:
+        """A file not indexed this run: listed in the report (and the manifest) and announced."""
+        report.skipped.append(entry)
+        ev("skip", name=entry["name"], reason=entry["reason"])
     index_dir.mkdir(parents=True, exist_ok=True)
     with IndexLock(index_dir, wait=lock_wait) as lock:
         report.stale_lock = lock.stale_from
@@ -153,8 +158,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         files, warnings = discover(corpus_dir)
         for w in warnings:
             if getattr(w, "reason", None):  # a file discover() skipped: listed by `wpqa status` too
-                report.skipped.append({"name": w.name, "reason": w.reason})
-                ev("skip", name=w.name, reason=w.reason)
+                record_skip({"name": w.name, "reason": w.reason})
             else:
                 report.warnings.append(str(w))
         hashes: dict[str, str] = {}
@@ -163,8 +167,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             try:
                 hashes[name] = file_sha256(path)
             except OSError as e:
-                report.skipped.append({"name": name, "reason": f"cannot read: {e.strerror or e}"})
-                ev("skip", name=name, reason=report.skipped[-1]["reason"])
+                record_skip({"name": name, "reason": f"cannot read: {e.strerror or e}"})
         paths = {doc_name(p, corpus_dir): p for p in files}
 
         # Same bytes under two names: index the first name once, report the other.
@@ -182,20 +185,17 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             if name in dup_names:
                 continue
             h = hashes[name]
-            if name in old_docs:
-                if old_docs[name]["sha256"] == h:
-                    report.unchanged.append(name)
-                elif old_skipped.get(name, {}).get("sha256") == h and old_skipped[name].get("kept"):
-                    # the same unreadable bytes as last time: its previous version stays, nothing to read
-                    report.unchanged.append(name)
-                    report.skipped.append(old_skipped[name])
-                    ev("skip", name=name, reason=old_skipped[name]["reason"])
-                else:
-                    report.changed.append(name)
-                    to_ingest.append(name)
-            elif name in old_skipped and old_skipped[name].get("sha256") == h:
-                report.skipped.append(old_skipped[name])  # still broken, same bytes: don't re-read
-                ev("skip", name=name, reason=old_skipped[name]["reason"])
+            old = old_docs.get(name)
+            stale = old_skipped.get(name) if old_skipped.get(name, {}).get("sha256") == h else None
+            if old is not None and old["sha256"] == h:
+                report.unchanged.append(name)
+            elif stale is not None and (old is None or stale.get("kept")):
+                record_skip(stale)  # still broken, same bytes: not read again ...
+                if stale.get("kept"):
+                    report.unchanged.append(name)  # ... and the version indexed before stays
+            elif old is not None:
+                report.changed.append(name)
+                to_ingest.append(name)
             else:
                 report.added.append(name)
                 to_ingest.append(name)
@@ -212,8 +212,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             why = {s["name"]: s["reason"] for s in report.skipped}
             for d in report.duplicates:
                 if d["same_as"] in why and d["name"] not in why:
-                    report.skipped.append({"name": d["name"], "reason": why[d["same_as"]], "same_as": d["same_as"]})
-                    ev("skip", name=d["name"], reason=why[d["same_as"]])
+                    record_skip({"name": d["name"], "reason": why[d["same_as"]], "same_as": d["same_as"]})
         dup_changed = report.duplicates != (old_manifest or {}).get("duplicates", [])
         if old_manifest is not None and not (to_ingest or report.removed or vector_kind_changed
                                              or skipped_changed or dup_changed):
@@ -250,8 +249,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             entry = {"name": name, "reason": reason, "sha256": hashes[name]}
             if name in old_docs:
                 entry.update(reason=f"{reason}; the version indexed before stays in the index", kept=True)
-            report.skipped.append(entry)
-            ev("skip", name=name, reason=entry["reason"])
+            record_skip(entry)
 
         new_chunks: list[Chunk] = []
         ev("ingest-start", total=len(to_ingest))
