@@ -161,18 +161,21 @@ def _stamp_matches(path: Path, sha256: str, size: int) -> bool:
             and stamp.get("mtime_ns") == st.st_mtime_ns)
 
 
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The bytes of a file in _CHUNK-sized pieces."""
+    with open(path, "rb") as f:
+        while buf := f.read(_CHUNK):
+            yield buf
+
+
 def _hash_file(path: Path, total: int, progress: Progress | None) -> tuple[str, int]:
     h = hashlib.sha256()
     n = 0
-    with open(path, "rb") as f:
-        while True:
-            buf = f.read(_CHUNK)
-            if not buf:
-                break
-            h.update(buf)
-            n += len(buf)
-            if progress:
-                progress("verify", n, total)
+    for buf in _blocks(path):
+        h.update(buf)
+        n += len(buf)
+        if progress:
+            progress("verify", n, total)
     return h.hexdigest(), n
 
 
@@ -227,19 +230,15 @@ def assemble_model(parts: list[Path], dest: Path, sha256: str, size: int,
     try:
         with open(partial, "wb") as out:
             for p in parts:
-                with open(p, "rb") as f:
-                    while True:
-                        buf = f.read(_CHUNK)
-                        if not buf:
-                            break
-                        h.update(buf)
-                        out.write(buf)
-                        n += len(buf)
-                        if progress:
-                            progress("assemble", n, size)
-                        if n > size:
-                            raise ModelError(f"assembling {dest}: wrong size: expected {size} bytes, "
-                                             f"got more than {size}")
+                for buf in _blocks(p):
+                    h.update(buf)
+                    out.write(buf)
+                    n += len(buf)
+                    if progress:
+                        progress("assemble", n, size)
+                    if n > size:
+                        raise ModelError(f"assembling {dest}: wrong size: expected {size} bytes, "
+                                         f"got more than {size}")
             out.flush()
             os.fsync(out.fileno())
         if n != size:
