@@ -49,6 +49,17 @@ _SHOT = {
 }
 
 
+def _translation(llm, messages: list[dict], target: str, max_tokens: int, one_line: bool) -> str | None:
+    """The model's translation, or None when generation fails or the text comes back in another
+    language (callers then go on with the untranslated text)."""
+    try:
+        out = generate(llm, messages, max_tokens).strip().strip('"“”')
+    except Exception:  # noqa: BLE001 - a translation is always optional
+        return None
+    out = out.splitlines()[0].strip() if one_line and out else " ".join(out.split())
+    return out if out and detect_lang(out) == target else None
+
+
 class LLMTranslator:
     """Question translation with the answer model, for searching the other language."""
 
@@ -70,13 +81,8 @@ class LLMTranslator:
 
     def __call__(self, text: str, target: str) -> str | None:
         key = (text, target)
-        if key not in self._cache:
-            try:
-                out = generate(self.llm, self.messages(text, target), self.max_tokens).strip().strip('"“”')
-            except Exception:  # noqa: BLE001 - retrieval must still work without a translation
-                out = ""
-            out = out.splitlines()[0].strip() if out else ""
-            self._cache[key] = out if out and detect_lang(out) == target else None
+        if key not in self._cache:  # retrieval goes on without a translation when there is none
+            self._cache[key] = _translation(self.llm, self.messages(text, target), target, self.max_tokens, one_line=True)
         return self._cache[key]
 
 
@@ -93,12 +99,7 @@ class PassageTranslator:
         msgs = [{"role": "system", "content": f"Translate the user's text from {source} into {LANG_LABEL[target]}. "
                                               "Keep every name and figure. Output only the translation."},
                 {"role": "user", "content": text}]
-        try:
-            out = generate(self.llm, msgs, self.max_tokens).strip().strip('"“”')
-        except Exception:  # noqa: BLE001 - the untranslated sentence is the fallback
-            return None
-        out = " ".join(out.split())
-        return out if out and detect_lang(out) == target else None
+        return _translation(self.llm, msgs, target, self.max_tokens, one_line=False)
 
 
 class QAPipeline:
