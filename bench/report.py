@@ -550,7 +550,7 @@ def plots(results: Path, q: dict, gr: dict) -> None:
         for i, (k, lab) in enumerate(present):
             vals = [g(q[k], "table", grp, "hit@5", default=0) for grp in groups]
             xs = [j + i * width for j in range(len(groups))]
-            bars = ax.bar(xs, vals, width, label=lab)
+            ax.bar(xs, vals, width, label=lab)
             for x, v in zip(xs, vals):
                 ax.text(x, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
         ax.set_xticks([j + width * (len(present) - 1) / 2 for j in range(len(groups))])
@@ -578,16 +578,8 @@ def plots(results: Path, q: dict, gr: dict) -> None:
             ax.plot(ns, [v["bm25_ms"]["p50"] for v in e2e], "^-", label="BM25 list (bm25s, jieba)")
             ax.plot(ns, [v["search_flat_ms"]["p50"] for v in e2e], "D-", label="wpqa HybridSearcher.search, flat")
             ax.plot(ns, [v["search_hnsw_ms"]["p50"] for v in e2e], "D--", label="wpqa HybridSearcher.search, HNSW")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("chunks")
-        ax.set_ylabel("p50 latency per query (ms)")
-        ax.set_title("Retrieval latency vs index size (1 query at a time, 2 cores)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(results / "growth_latency.png", dpi=110)
-        plt.close(fig)
+        _save_growth_plot(plt, fig, ax, "p50 latency per query (ms)",
+                          "Retrieval latency vs index size (1 query at a time, 2 cores)", results / "growth_latency.png")
 
         fig, ax = plt.subplots(figsize=(8, 4.8))
         if vec:
@@ -600,16 +592,21 @@ def plots(results: Path, q: dict, gr: dict) -> None:
             ax.plot(ns, [max(v["rss_mb"]["chunks"], 0.1) for v in e2e], "v-", label="wpqa chunk objects (RSS growth)")
             ax.plot(ns, [g(v, "process", "peak_rss_mb", default=0) for v in e2e], "k.-",
                     label="whole process peak RSS (wpqa search, flat + HNSW)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("chunks")
-        ax.set_ylabel("MB")
-        ax.set_title("Memory vs index size")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(results / "growth_memory.png", dpi=110)
-        plt.close(fig)
+        _save_growth_plot(plt, fig, ax, "MB", "Memory vs index size", results / "growth_memory.png")
+
+
+def _save_growth_plot(plt, fig, ax, ylabel: str, title: str, path: Path) -> None:
+    """Log-log axes over the chunk count, labels, legend; write the PNG."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
