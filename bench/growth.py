@@ -36,7 +36,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def prep(a) -> None:
-    from qa.cli import Ctx
+    from wpqa.cli import Ctx
     from index.store import current_name
 
     ctx = Ctx(Path(a.config), None, Path(a.index_dir))

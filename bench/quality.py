@@ -28,7 +28,7 @@ def _llm_contexts() -> int | None:
 
 
 def run_wpqa(a) -> dict:
-    from qa.cli import Ctx
+    from wpqa.cli import Ctx
 
     t0 = time.perf_counter()
     rss0 = rss_mb()
@@ -45,7 +45,7 @@ def run_wpqa(a) -> dict:
     items = load_dev(a.limit)
     records, contexts = [], {}
     try:
-        from qa.evaluate import score_question, summarise  # wpqa's own scorer, as a cross-check
+        from wpqa.evaluate import score_question, summarise  # wpqa's own scorer, as a cross-check
     except Exception:  # noqa: BLE001
         score_question = summarise = None
     own_scores = []

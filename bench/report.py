@@ -176,7 +176,7 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
       "hit@1, hit@5 and MRR@10 (first hit within the top 10) over answerable questions; cross-lingual = en-zh + zh-en; "
       "overall = all answerable questions.")
     w("")
-    w("- **wpqa** runs its real pipeline (`qa.cli.Ctx(...).pipeline(...).ask(question, k=10)`, on an index built by "
+    w("- **wpqa** runs its real pipeline (`wpqa.cli.Ctx(...).pipeline(...).ask(question, k=10)`, on an index built by "
       "`wpqa index` in this run); the contexts of each answer record are judged. *default* = `config.toml` as it is "
       "(answer backend `auto` → llama-cpp, `translate_query = true`: the bundled Qwen2.5-1.5B translates the question "
       "for the other language); *extractive* = `--llm extractive`, no translation, no LLM at all.")
@@ -447,7 +447,7 @@ def notes(w, qd, qe, cold, e2e) -> None:
 
 def current_index_settings():
     """[index] of the checkout's config.toml, which the recommendation is compared with."""
-    from qa.settings import load_settings
+    from wpqa.settings import load_settings
 
     return load_settings(ROOT / "config.toml").index
 

@@ -64,7 +64,7 @@ class Runner:
         # its relative data_dir (.wpqa/data, the assembled answer model) is linked from the real one
         self.config = self.work / "config.toml"
         shutil.copy(ROOT / "config.toml", self.config)
-        from qa.settings import load_settings
+        from wpqa.settings import load_settings
 
         real = load_settings(ROOT / "config.toml")
         snap = load_settings(self.config)
@@ -106,7 +106,7 @@ class Runner:
             res = self.child(name, [PY, "-m", "bench.speed", "cli", "--marks", str(mfile), "--", *base, *args], check)
             res["marks"] = read_json(mfile) if mfile.exists() else None
         else:
-            res = self.child(name, [PY, "-m", "qa.cli", *base, *args], check)
+            res = self.child(name, [PY, "-m", "wpqa.cli", *base, *args], check)
         if "--json" in args and res["exit"] == 0:
             try:
                 res["json"] = json.loads(res["stdout"])

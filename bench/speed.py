@@ -19,7 +19,7 @@ def ingest(a) -> None:
     from ingest.model import ChunkSettings
     from ingest.pipeline import discover, ingest_file
     from ingest.text import tokenize
-    from qa.settings import load_settings
+    from wpqa.settings import load_settings
 
     tokenize("预热")  # jieba's dictionary, loaded once per process, outside the timing
     corpus = Path(a.corpus)
@@ -72,7 +72,7 @@ def cli(a, rest: list[str]) -> None:
             marks["build_end"] = time.perf_counter()
 
     B.build_index = wrapped
-    from qa.cli import app
+    from wpqa.cli import app
 
     code = 0
     try:

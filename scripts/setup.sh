@@ -15,8 +15,11 @@ python -m pip install -q --upgrade pip wheel setuptools
 # CUDA build of several GB (sentence-transformers would otherwise pull one in).
 python -m pip install -q "torch==2.13.0"
 # llama-cpp-python is compiled from source on first install (about 8-10 minutes on 2 cores);
-# pip caches the wheel, so later installs take seconds.
-python -m pip install -q -e ".[llm,milvus,dev]"
+# pip caches the wheel, so later installs take seconds. It is built with ggml's own thread pool
+# instead of OpenMP: under OMP_WAIT_POLICY=PASSIVE (which wpqa sets so that faiss, the e5 engine
+# and llama.cpp do not starve each other) the OpenMP build writes ~40% slower.
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_OPENMP=OFF}" python -m pip install -q "llama-cpp-python[server]==0.3.36"
+python -m pip install -q -e ".[llm,milvus,ocr,dev]"
 echo "installed: $(wpqa --help >/dev/null && echo wpqa) into .venv"
 if [ "${1:-}" = "--install" ]; then
   exit 0

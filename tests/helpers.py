@@ -15,10 +15,10 @@ EVAL = SHARED / "eval" / "dev.jsonl"
 
 def wpqa(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True,
          timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run `python -m qa.cli ARGS` (the same code as the `wpqa` console script)."""
+    """Run `python -m wpqa.cli ARGS` (the same code as the `wpqa` console script)."""
     e = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     e.pop("WPQA_FAILPOINT", None) if not (env and "WPQA_FAILPOINT" in env) else None
-    p = subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=cwd or ROOT, env=e, capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "wpqa.cli", *args], cwd=cwd or ROOT, env=e, capture_output=True,
                        text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"wpqa {' '.join(args)} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")

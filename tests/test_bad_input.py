@@ -20,7 +20,7 @@ import pytest
 
 from index.store import open_generation
 from ingest.loaders import ENCRYPTED, NO_TEXT_LAYER
-from qa.questions import read_questions
+from wpqa.batch import read_questions
 from tests.helpers import wpqa, wpqa_json, write_config
 from tests.test_crash import OTHERS, SMALL_CORPUS, Reader
 from tests.pdfgen import make_encrypted_pdf, make_image_only_pdf, make_pdf

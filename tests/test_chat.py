@@ -7,13 +7,13 @@ import sys
 import pexpect
 import pytest
 
-from qa.chat import looks_like_follow_up
+from wpqa.chat import looks_like_follow_up
 from tests.helpers import ROOT
 
 
 def spawn(args: list[str], llm: str) -> pexpect.spawn:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "TERM": "dumb"}
-    child = pexpect.spawn(sys.executable, ["-m", "qa.cli", *args, "chat", "--llm", llm], cwd=str(ROOT), env=env,
+    child = pexpect.spawn(sys.executable, ["-m", "wpqa.cli", *args, "chat", "--llm", llm], cwd=str(ROOT), env=env,
                           encoding="utf-8", timeout=240, dimensions=(50, 160))
     child.expect("wpqa chat")
     child.expect("you> ")

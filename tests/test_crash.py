@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from index.store import current_name, open_generation
-from qa.cli import Ctx
+from wpqa.cli import Ctx
 from qa.retrieve import FusionParams, HybridSearcher
 from tests.helpers import ROOT, wpqa, wpqa_json, write_config
 
@@ -57,7 +57,7 @@ def index_run(w: dict, *extra: str, failpoint: str | None = None) -> subprocess.
     env.pop("WPQA_FAILPOINT", None)
     if failpoint:
         env["WPQA_FAILPOINT"] = failpoint
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args(w), "index", "--json", *extra], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "wpqa.cli", *args(w), "index", "--json", *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -279,7 +279,7 @@ def test_make_llm_llama_cpp_bundled(bundled_model, data_dir):
 @pytest.mark.llm
 def test_auto_backend_is_reported_by_the_name_that_answers(bundled_model, tmp_path):
     """answer.backend = "auto": records name llama-cpp (or extractive), never "auto"."""
-    from qa.cli import Ctx
+    from wpqa.cli import Ctx
     from tests.helpers import write_config
 
     ctx = Ctx(write_config(tmp_path / "config.toml", '[answer]\nbackend = "auto"\n'), tmp_path, tmp_path / "index")

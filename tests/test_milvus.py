@@ -11,7 +11,7 @@ import pytest
 
 from index.milvus import JOURNAL, MilvusStore
 from index.store import current_name, open_generation, read_manifest
-from qa.settings import ConfigError, load_settings
+from wpqa.settings import ConfigError, load_settings
 from tests.helpers import wpqa, wpqa_json, write_config
 from tests.incremental import NOTE, ZH_NOTE, args, ask_json, check_store, chunk_ids, incremental_pipeline, make_work, \
     run_index, vector_store_config

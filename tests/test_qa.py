@@ -10,7 +10,7 @@ import time
 
 from qa.answer import CitationChecker, numbers
 from qa.evidence import Evidence, missing_titles
-from qa.questions import csv_safe, read_questions
+from wpqa.batch import csv_safe, read_questions
 from qa.retrieve import Hit
 from ingest.model import Chunk
 from tests.helpers import EVAL, ROOT, wpqa, wpqa_json
@@ -112,7 +112,7 @@ def test_batch_killed_mid_run_ends_with_one_line_per_question(corpus_index, tmp_
     qs.write_text("".join(json.dumps({"id": it["id"], "question": it["question"]}, ensure_ascii=False) + "\n"
                           for it in items), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "qa.cli", *corpus_index["args"], "batch", str(qs), "-o", str(out), "--llm", "extractive"]
+    cmd = [sys.executable, "-m", "wpqa.cli", *corpus_index["args"], "batch", str(qs), "-o", str(out), "--llm", "extractive"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from ingest.text import detect_lang
 
-from .answer import generate
+from qa.answer import generate
 
 HELP = """Ask a question in Chinese or English. Follow-up questions may refer to the previous ones.
   /sources   show the sources of the last answer (with quotes)

@@ -80,8 +80,8 @@ class Ctx:
         return self._llm_cache[name]
 
     def pipeline(self, backend: str | None = None, translate: bool | None = None):
-        from .pipeline import AnswerConfig, LLMTranslator, QAPipeline
-        from .retrieve import FusionParams, HybridSearcher
+        from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
+        from qa.retrieve import FusionParams, HybridSearcher
 
         llm, name = self.llm(backend)
         r = self.settings.retrieval
@@ -107,8 +107,8 @@ def known_errors() -> tuple[type[Exception], ...]:
     from index.store import IndexError_
     from ingest.model import IngestError
 
-    from .llm import LLMError, ModelError
-    from .questions import QuestionFileError
+    from qa.llm import LLMError, ModelError
+    from .batch import QuestionFileError
     from .settings import ConfigError
 
     return (ConfigError, IndexError_, IngestError, EmbeddingError, LLMError, ModelError, QuestionFileError)
@@ -301,7 +301,7 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
               output: Path = typer.Option(..., "-o", "--output", help="Answers: .jsonl (resumable), .csv or .md."),
               llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
     """Answer a file of questions. Rerunning skips ids already in the output; errors are recorded per question."""
-    from .questions import append_record, done_ids, read_questions, read_records, repair_jsonl, write_csv, write_markdown
+    from .batch import append_record, done_ids, read_questions, read_records, repair_jsonl, write_csv, write_markdown
 
     c: Ctx = ctx.obj
     try:

@@ -1,0 +1,1 @@
+"""wpqa's application layer: settings, wiring, the `wpqa` command, chat, batch files, evaluation."""
