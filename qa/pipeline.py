@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableLambda
 from index.embeddings import CountingEmbeddings
 from ingest.text import detect_lang
 
+from . import defaults as D
 from .answer import (
     ABSTAIN_TEXT,
     CitationChecker,
@@ -35,11 +36,11 @@ LANG_LABEL = {"zh": "Chinese", "en": "English"}
 
 @dataclass
 class AnswerConfig:
-    top_k: int = 5
-    max_evidence: int = 3
-    evidence_chars: int = 200
-    abstain_threshold: float = 2.0
-    max_tokens: int = 200
+    top_k: int = D.TOP_K
+    max_evidence: int = D.MAX_EVIDENCE
+    evidence_chars: int = D.EVIDENCE_CHARS
+    abstain_threshold: float = D.ABSTAIN_THRESHOLD
+    max_tokens: int = D.MAX_TOKENS
 
 
 # One worked example per direction keeps a small model translating instead of answering.

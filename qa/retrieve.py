@@ -26,6 +26,8 @@ from index.vectors import LANGS
 from ingest.model import Chunk
 from ingest.text import count_tokens, detect_lang
 
+from .defaults import CANDIDATES
+
 Translator = Callable[[str, str], str | None]  # (question, target_lang) -> translation or None
 
 
@@ -33,7 +35,7 @@ Translator = Callable[[str, str], str | None]  # (question, target_lang) -> tran
 class FusionParams:
     """Weights of the fused score; chosen on the dev set (see README, "Retrieval")."""
 
-    candidates: int = 40  # taken from each list before fusion
+    candidates: int = CANDIDATES  # taken from each list before fusion
     w_lex: float = 2.0  # BM25, relative to the best BM25 score of its list ...
     lex_full: float = 4.0  # ... at full weight once that best score reaches this
     w_cross: float = 0.5  # the original question's dense score on the other language, next to the translation's

@@ -149,12 +149,12 @@ def test_milvus_settings(tmp_path):
     cfg.parent.mkdir()
     cfg.write_text('[index]\nvector_store = "milvus"\n[index.milvus]\nuri = "data/m.db"\n', encoding="utf-8")
     s = load_settings(cfg)
-    assert s.index.milvus == {"uri": str(cfg.parent / "data" / "m.db"), "collection": "wpqa_chunks",
+    assert s.index.milvus.model_dump() == {"uri": str(cfg.parent / "data" / "m.db"), "collection": "wpqa_chunks",
                               "token_env": "MILVUS_TOKEN"}
     cfg.write_text('[index]\nvector_store = "milvus"\n[index.milvus]\nuri = "http://milvus.internal:19530"\n'
                    'token_env = "WPQA_MILVUS_TOKEN"\ncollection = "reports"\n', encoding="utf-8")
     s = load_settings(cfg)
-    assert s.index.milvus == {"uri": "http://milvus.internal:19530", "collection": "reports",
+    assert s.index.milvus.model_dump() == {"uri": "http://milvus.internal:19530", "collection": "reports",
                               "token_env": "WPQA_MILVUS_TOKEN"}
     assert load_settings(None).index.vector_store == "faiss"
     for bad in ('vector_store = "qdrant"', '[index.milvus]\nuri = "no-suffix"',

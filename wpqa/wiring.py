@@ -32,7 +32,7 @@ class Ctx:
             vector_index=self.settings.index.vector_index,
             hnsw_above=self.settings.index.hnsw_above,
             vector_store=self.settings.index.vector_store,
-            milvus=self.settings.index.milvus if self.settings.index.vector_store == "milvus" else None,
+            milvus=self.settings.index.milvus.model_dump() if self.settings.index.vector_store == "milvus" else None,
         )
 
     def embeddings(self):

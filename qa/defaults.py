@@ -1,0 +1,10 @@
+"""Defaults of the question-answering layer, importable without loading LangChain or the index:
+`AnswerConfig`, `FusionParams` and the settings model (wpqa/settings.py) all refer to them."""
+
+TOP_K = 5  # chunks returned per question (the contexts of a record)
+CANDIDATES = 40  # taken from each list (dense and lexical, per language) before fusion
+MAX_EVIDENCE = 3  # evidence passages given to the model
+EVIDENCE_CHARS = 200  # characters of evidence per passage (a Chinese character counts as two)
+# Abstain below this fused score of the best passage; calibrated on the dev set (see config.toml).
+ABSTAIN_THRESHOLD = 2.0
+MAX_TOKENS = 200  # tokens the model may generate for one answer
