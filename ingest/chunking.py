@@ -34,11 +34,29 @@ class _Unit:
     section: Section
     title: Span | None  # the section's title line in the document text
     segments: list[Span] = field(default_factory=list)  # sentences / outline lines, in order
+    table: bool = False  # one Markdown table block (ingest.tables): exactly one chunk
+
+
+# A Markdown table block (ingest.tables): an optional caption line, then rows "| ... |".
+_TABLE_BLOCK = re.compile(r"(?m)^(?:(?:表|附表|Table|TABLE|Tab\.)[^\n]*\n)?(?:\|[^\n]*\|[ \t]*(?:\n|$))+")
 
 
 def split_sentences(text: str, base: int = 0) -> list[Span]:
     """Sentence spans (offsets + base), whitespace trimmed. Ends at 。！？；, at . ! ? followed
-    by whitespace (not after e.g./U.S./Rev. or before a lower-case word), and at newlines."""
+    by whitespace (not after e.g./U.S./Rev. or before a lower-case word), and at newlines.
+    A Markdown table block (caption, header, rows) is one span: a row means nothing without
+    the header and caption above it."""
+    spans: list[Span] = []
+    pos = 0
+    for m in _TABLE_BLOCK.finditer(text):
+        spans.extend(_split_prose(text[pos:m.start()], base + pos))
+        _add(spans, text, m.start(), m.end(), base)
+        pos = m.end()
+    spans.extend(_split_prose(text[pos:], base + pos))
+    return spans
+
+
+def _split_prose(text: str, base: int) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for m in _BOUNDARY.finditer(text):
@@ -154,15 +172,46 @@ def _units(sections: list[Section]) -> list[_Unit]:
     for k, s in enumerate(sections):
         t0 = title_offset(s)
         title = (t0, t0 + len(s.title)) if s.title else None
-        if s.text:
+        if s.text and s.tables:  # prose runs and table blocks in order; a chunk never spans a table
+            units.extend(_table_units(s, title))
+            cur = k
+        elif s.text:
             units.append(_Unit(s, title, split_sentences(s.text, s.offset)))
             cur = k
-        elif empty_subtree[k] and title and cur is not None and is_ancestor(cur, k) and units:
+        elif empty_subtree[k] and title and cur is not None and is_ancestor(cur, k) and units and not units[-1].table:
             units[-1].segments.append(title)  # fold the heading-only subsection into its parent
         elif empty_subtree[k] and title:
             units.append(_Unit(s, title, []))
             cur = k
         # else: a heading with no body of its own but content below: its title is in the path
+    return units
+
+
+def _table_units(s: Section, title: Span | None) -> list[_Unit]:
+    """A section holding table blocks: the prose before, between and after them as separate
+    units (the first with the title), each table block a unit of its own."""
+    tables = [(s.offset + a, s.offset + b) for a, b in s.tables]
+    sentences = [sp for sp in split_sentences(s.text, s.offset)
+                 if not any(a <= sp[0] and sp[1] <= b for a, b in tables)]
+    units: list[_Unit] = []
+    pending: list[Span] = []
+    first = True
+
+    def flush() -> None:
+        nonlocal first
+        if pending:
+            units.append(_Unit(s, title if first else None, list(pending)))
+            first = False
+            pending.clear()
+
+    events = sorted([(sp[0], "prose", sp) for sp in sentences] + [(t[0], "table", t) for t in tables])
+    for _, kind, sp in events:
+        if kind == "prose":
+            pending.append(sp)
+        else:
+            flush()
+            units.append(_Unit(s, None, [sp], table=True))
+    flush()
     return units
 
 
@@ -229,7 +278,9 @@ def _pack(full: str, unit: _Unit, st: ChunkSettings) -> list[Span]:
     """Greedy packing of sentences into chunks of at most max_tokens (one sentence always
     fits: longer ones were split), repeating `overlap_sentences` sentences; a trailing piece
     of fewer than min_tokens new tokens joins the chunk before it. The first chunk starts
-    at the section's title line."""
+    at the section's title line. A table block is one chunk as it is (its rows were sized)."""
+    if unit.table:
+        return list(unit.segments)
     segs: list[Span] = []
     tok: list[int] = []
     for sp in unit.segments:

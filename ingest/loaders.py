@@ -14,10 +14,15 @@ import re
 from pathlib import Path
 
 from .model import Document, IngestError, Page
+from .tables import find_tables
+from .ocr import OCR_HINT, needs_ocr, ocr_available, ocr_pdf_pages
 from .text import has_words
 
 PDF_MAGIC = b"%PDF-"
-NO_TEXT_LAYER = "no text layer (scanned/image-only PDF; OCR not available)"
+NO_TEXT_LAYER_NO_OCR = f"no text layer (scanned/image-only PDF; OCR not available: {OCR_HINT})"
+NO_TEXT_FOUND = "no text layer (scanned/image-only PDF) and OCR found no text on its pages"
+# What a scan without any readable text is skipped with on this installation.
+NO_TEXT_LAYER = NO_TEXT_FOUND if ocr_available() else NO_TEXT_LAYER_NO_OCR
 ENCRYPTED = "encrypted (password required)"
 
 _PAGE_NO = re.compile(r"^\s*(?:[-–—]\s*)?\d{1,4}(?:\s*[-–—])?\s*$")
@@ -35,7 +40,10 @@ def sniff_kind(data: bytes, suffix: str = "") -> str:
     return "md" if suffix.lower() in (".md", ".markdown") else "txt"
 
 
-def load_document(path: Path, name: str) -> Document:
+def load_document(path: Path, name: str, ocr_cache=None, on_ocr_page=None) -> Document:
+    """Read a file. PDF pages without a usable text layer are OCR'd when the `ocr` extra is
+    installed (results kept in `ocr_cache`, an ingest.ocr_cache.OcrCache, when given;
+    `on_ocr_page(page_number, cached)` reports each page read)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -44,8 +52,11 @@ def load_document(path: Path, name: str) -> Document:
     if not data:
         raise IngestError(name, "empty file (0 bytes)")
     kind = sniff_kind(data, path.suffix)
+    ocr_problem = ""
     if kind == "pdf":
         pages = _read_pdf(data, name)
+        ocr_problem = _ocr_scanned_pages(data, pages, ocr_cache, on_ocr_page)
+        find_tables(data, pages)
     else:
         try:
             pages = [Page(1, decode_text(data, name))]
@@ -54,7 +65,7 @@ def load_document(path: Path, name: str) -> Document:
                 raise
             raise IngestError(name, "not a PDF (no %PDF- header) and not readable as text") from None
     if not any(has_words(p.text) for p in pages):
-        raise IngestError(name, NO_TEXT_LAYER if kind == "pdf" else "no text (blank file)")
+        raise IngestError(name, (ocr_problem or NO_TEXT_LAYER) if kind == "pdf" else "no text (blank file)")
     return Document(
         name=name,
         path=str(path.resolve()),
@@ -111,6 +122,32 @@ def _read_pdf(data: bytes, name: str) -> list[Page]:
         return pages
     finally:
         log.setLevel(old)
+
+
+def _ocr_scanned_pages(data: bytes, pages: list[Page], cache, progress) -> str:
+    """Replace the text of pages without a usable text layer by what OCR reads on them. Returns
+    the reason to give when OCR was needed but no page came out readable ("" otherwise)."""
+    todo = [p for p in pages if needs_ocr(p.text)]
+    if not todo:
+        return ""
+    if not ocr_available():
+        return NO_TEXT_LAYER_NO_OCR
+    read = ocr_pdf_pages(data, [p.number for p in todo], cache, progress)
+    problems = []
+    for p in todo:
+        result = read[p.number]
+        if result.text:
+            p.text, p.ocr = _strip_controls(result.text), True
+        elif has_words(p.text):
+            continue  # a few real characters on an otherwise empty page: kept as they are
+        else:
+            p.text = ""
+            problems.append(f"page {p.number}: {result.problem}")
+    noise = [x for x in problems if "no text on the page image" not in x]
+    if noise:
+        more = f" (+{len(noise) - 1} more)" if len(noise) > 1 else ""
+        return f"no text layer (scanned/image-only PDF) and OCR could not read it: {noise[0]}{more}"
+    return NO_TEXT_FOUND
 
 
 def _one_line(e: Exception) -> str:

@@ -14,9 +14,21 @@ class IngestError(Exception):
 
 
 @dataclass
+class Table:
+    """A table found on a PDF page (see ingest.tables): rows of cell strings, the first the header."""
+
+    page: int
+    rows: list[list[str]]
+    caption: str = ""  # the line above the table when it reads like a caption (表1 ... / Table 1 ...)
+    anchor: str = ""  # the last text line above the table on its page ("" when the table tops the page)
+
+
+@dataclass
 class Page:
     number: int  # 1-based page number as printed by the reader (PDF page index + 1)
-    text: str
+    text: str  # the page's text; the text of its tables is in `tables`, not here
+    ocr: bool = False  # the text was read from the page image (no usable text layer)
+    tables: list[Table] = field(default_factory=list)
 
 
 @dataclass
@@ -27,6 +39,11 @@ class Document:
     kind: str  # "pdf" | "txt" | "md"
     pages: list[Page]
     title: str = ""
+
+    @property
+    def ocr_pages(self) -> list[int]:
+        """Pages whose text was read by OCR."""
+        return [p.number for p in self.pages if p.ocr]
 
 
 @dataclass
@@ -40,6 +57,7 @@ class Section:
     text: str  # cleaned body text (without the heading line)
     offset: int = 0  # character offset of `text` in the document's cleaned text
     page_breaks: list[tuple[int, int]] = field(default_factory=list)  # (offset in text, page) where a page starts
+    tables: list[tuple[int, int]] = field(default_factory=list)  # spans of Markdown table blocks in text: one chunk each
 
     @property
     def path_str(self) -> str:
@@ -97,7 +115,7 @@ class IngestedDocument:
 
 # Bumped whenever cleaning, sectioning or chunking changes what chunks come out of the same
 # file; the index manifest records it, so an index built by older code asks for a rebuild.
-INGEST_VERSION = 4  # 4: chunks record their page breaks
+INGEST_VERSION = 6  # 4: chunks record their page breaks; 5: Snowball English stems (BM25); 6: OCR of scans, tables as chunks
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from .chunking import chunk_document
 from .clean import clean_document, cover_title
 from .loaders import load_document
 from .model import ChunkSettings, IngestedDocument, IngestError
+from .sections import _assign_offsets as assign_offsets
 from .sections import build_sections
+from .tables import place_tables
 
 SUPPORTED = {".pdf", ".txt", ".md"}
 
@@ -122,16 +124,22 @@ def _rel(p: Path, root: Path) -> str:
 doc_name = _rel
 
 
-def ingest_file(path: Path, corpus_dir: Path, settings: ChunkSettings) -> IngestedDocument:
-    """Load, clean, split into sections and chunk one file. Raises IngestError."""
+def ingest_file(path: Path, corpus_dir: Path, settings: ChunkSettings, ocr_cache=None,
+                on_ocr_page=None) -> IngestedDocument:
+    """Load, clean, split into sections and chunk one file. Raises IngestError. Scanned pages
+    are OCR'd (see loaders.load_document for `ocr_cache` and `on_ocr_page`)."""
     path = Path(path)
     name = _rel(path, Path(corpus_dir))
-    doc = load_document(path, name)
+    doc = load_document(path, name, ocr_cache=ocr_cache, on_ocr_page=on_ocr_page)
     cleaned = clean_document(doc)
     if not cleaned.lines:
         raise IngestError(name, "no text left after removing headers, footers and contents pages")
     doc.title = cover_title(cleaned) or doc.title
     sections = build_sections(doc, cleaned)
+    tables = [t for p in doc.pages for t in p.tables]
+    if tables:
+        place_tables(tables, sections, settings.max_tokens)
+        assign_offsets(sections)
     chunks = chunk_document(doc, sections, settings)
     return IngestedDocument(document=doc, sections=sections, chunks=chunks)
 

@@ -95,3 +95,94 @@ def make_image_only_pdf(path: Path | str, n_pages: int = 1) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+def make_scanned_pdf(src: Path | str, path: Path | str, pages: list[int] | None = None, scale: float = 2.0,
+                     skew: float = 0.0, text_pages: list[int] | None = None) -> Path:
+    """An image-only copy of a real PDF: each chosen page (1-based; all by default) rendered to
+    a bitmap (pypdfium2) and placed on a page of the same size, no text layer - a scan whose
+    true text is the source page's text. `skew` turns the bitmap by that many degrees (a crooked
+    scan). Pages listed in `text_pages` are copied with their text layer instead (a mixed PDF)."""
+    import io
+
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader, PdfWriter
+    from reportlab.lib.utils import ImageReader
+
+    src, path = Path(src), Path(path)
+    doc = pdfium.PdfDocument(str(src))
+    numbers = pages or list(range(1, len(doc) + 1))
+    text_pages = set(text_pages or [])
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, invariant=1)
+    for n in numbers:
+        page = doc[n - 1]
+        w, h = page.get_size()
+        img = page.render(scale=scale).to_pil().convert("L")
+        if skew:
+            img = img.rotate(skew, expand=True, fillcolor=255)
+        c.setPageSize((w, h))
+        c.drawImage(ImageReader(img), 0, 0, width=w, height=h)
+        c.showPage()
+    c.save()
+    doc.close()
+    scans = PdfReader(io.BytesIO(buf.getvalue()))
+    source = PdfReader(str(src))
+    writer = PdfWriter()
+    for i, n in enumerate(numbers):
+        writer.add_page(source.pages[n - 1] if n in text_pages else scans.pages[i])
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def make_table_pdf(path: Path | str, before: list[str], caption: str, header: list[str], rows: list[list[str]],
+                   after: list[str] = (), ruled: bool = True, font: str = "Helvetica", size: float = 10,
+                   col_width: float = 110, pages_before: list[list[str]] = ()) -> Path:
+    """A text PDF with a table: optional full pages of prose first (`pages_before`), then a page
+    with the lines `before`, the `caption`, the table (`header` + `rows`, drawn cell by cell at
+    fixed column positions; `ruled` draws the grid lines, else the columns are aligned by
+    whitespace only), then the lines `after`."""
+    path = Path(path)
+    fname = _font(font)
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    width, height = A4
+    lead, row_h = size * 1.6, size * 2.0
+    for lines in pages_before:
+        c.setFont(fname, size)
+        y = height - 72
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= lead
+        c.showPage()
+    c.setFont(fname, size)
+    y = height - 72
+    for line in before:
+        c.drawString(72, y, line)
+        y -= lead
+    y -= size * 0.5
+    c.drawString(72, y, caption)
+    y -= lead
+    top = y + size * 1.2
+    table = [header] + rows
+    for r, cells in enumerate(table):
+        for k, cell in enumerate(cells):
+            c.drawString(72 + 4 + k * col_width, y, cell)
+        y -= row_h
+    bottom = y + row_h - size * 0.7
+    if ruled:
+        ncol = len(header)
+        for r in range(len(table) + 1):
+            yy = top - r * row_h
+            c.line(72, yy, 72 + ncol * col_width, yy)
+        for k in range(ncol + 1):
+            c.line(72 + k * col_width, top, 72 + k * col_width, top - len(table) * row_h)
+        y = top - len(table) * row_h - lead
+    else:
+        y = bottom - lead
+    for line in after:
+        c.drawString(72, y, line)
+        y -= lead
+    c.showPage()
+    c.save()
+    return path
