@@ -12,7 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the wpqa checkout
 BENCH = ROOT / "bench"
-DEV_SET = Path(os.environ.get("WPQA_DEV_SET", "/work/shared/eval/dev.jsonl"))
+# the question set every quality figure is measured on: the project's own (eval/README.md);
+# WPQA_EVAL_SET (or the older WPQA_DEV_SET) points at another set in the same format
+DEV_SET = Path(os.environ.get("WPQA_EVAL_SET") or os.environ.get("WPQA_DEV_SET") or ROOT / "eval" / "questions.jsonl")
 PY = sys.executable
 
 
@@ -135,3 +137,20 @@ def machine() -> dict:
         pass
     return {"nproc": os.cpu_count(), "nproc_cmd": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
             "cpu_model": cpu, "mem_gb": mem_gb, "kernel": platform.release(), "python": platform.python_version()}
+
+
+# Every system is judged by wpqa's own scorer (wpqa/evaluate.py, the one `wpqa eval` uses), as
+# eval/README.md says: gold doc + an evidence string inside the chunk once whitespace is removed.
+GROUPS = ["zh-zh", "en-zh", "en-en", "zh-en", "structure", "numeric", "cross-lingual", "overall"]
+
+
+def judged(items: list[dict], contexts: dict[str, list[dict]], records: dict[str, dict] | None = None) -> dict:
+    """{"table": {group: {n, hit@1, hit@5, mrr@10, ...}}, "per_question": [{id, kind, rank}]} over the
+    answerable questions (n counts them), from {id: contexts ({"doc", "text"})} and, where given,
+    {id: answer record} (adds citation, abstention and answer-text columns)."""
+    from wpqa.evaluate import score_question, summarise
+
+    scores = [score_question(it, contexts.get(it["id"], []), (records or {}).get(it["id"])) for it in items]
+    ans = [s for s in scores if s.answerable]
+    return {"table": summarise(ans),
+            "per_question": [{"id": s.id, "kind": s.kind, "rank": s.rank} for s in ans]}

@@ -259,10 +259,10 @@ def e2e(a) -> None:
                 top.append([h.row for h in r.hits])
         out[f"search_{kind}_ms"] = summary_ms(lat)
         # the dev set judged on these results (a repeated chunk has its source's text and document)
-        from .judge import score
+        from .common import judged
         ctx = {it["id"]: [{"doc": chunks[r].doc, "text": chunks[r].text} for r in rows_]
                for it, rows_ in zip(items, top[:len(questions)])}
-        out[f"search_{kind}_quality"] = score(items, ctx)["table"].get("overall")
+        out[f"search_{kind}_quality"] = judged(items, ctx)["table"].get("overall")
         dense_lat = timed_queries(lambda i: s._dense(qvecs[i], "zh"), range(len(questions)), 2)
         out[f"dense_call_{kind}_ms"] = summary_ms(dense_lat)
         tops[kind] = top

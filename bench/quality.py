@@ -12,18 +12,19 @@ import sys
 import time
 from pathlib import Path
 
-from .common import load_dev, peak_rss_mb, rss_mb, smaps_mb, summary_ms, write_json
-from .judge import answerable, score
+from wpqa.evaluate import answerable
+
+from .common import judged, load_dev, peak_rss_mb, rss_mb, smaps_mb, summary_ms, write_json
 
 WARMUP = ["数据跨境流动面临哪些治理难题？", "Which bodies discuss rules for cross-border e-commerce?"]
 
 
 def _llm_contexts() -> int | None:
-    """How many llama.cpp model instances this process holds (qa.llm's per-process cache)."""
+    """How many llama.cpp model instances this process holds (llm.llamacpp's per-process cache)."""
     try:
-        from qa import llm as L
-        return len(getattr(L, "_MODEL_CACHE", {}))
-    except Exception:  # noqa: BLE001
+        from llm.llamacpp import loaded_models
+        return loaded_models()
+    except ImportError:
         return None
 
 
@@ -44,11 +45,6 @@ def run_wpqa(a) -> dict:
     rss_warm = rss_mb()
     items = load_dev(a.limit)
     records, contexts = [], {}
-    try:
-        from wpqa.evaluate import score_question, summarise  # wpqa's own scorer, as a cross-check
-    except Exception:  # noqa: BLE001
-        score_question = summarise = None
-    own_scores = []
     t = time.perf_counter()
     for it in items:
         rec = pipe.ask(it["question"], qid=it["id"], k=10)
@@ -56,16 +52,11 @@ def run_wpqa(a) -> dict:
         ctxs = [{"doc": c["doc"], "text": c["text"], "section": c["section"], "page": c["page"],
                  "chunk_id": c["chunk_id"], "score": c["score"]} for c in rec["contexts"]]
         contexts[it["id"]] = ctxs
-        if score_question:
-            try:
-                own_scores.append(score_question(it, rec["contexts"], rec))
-            except Exception:  # noqa: BLE001
-                pass
         records.append({k: rec.get(k) for k in ("id", "question", "answer", "abstained", "citations", "timings_ms",
                                                 "lang", "translation", "backend", "flags")}
                        | {"contexts": [{k: c[k] for k in ("doc", "section", "page", "chunk_id", "score")} for c in ctxs]})
     loop_s = time.perf_counter() - t
-    res = score(items, contexts)
+    res = judged(items, contexts, {r["id"]: r for r in records})
     timings = [r["timings_ms"] for r in records]
     out = {
         "system": f"wpqa ({pipe.backend_name}, translation {'on' if pipe.searcher.translator else 'off'})",
@@ -92,16 +83,6 @@ def run_wpqa(a) -> dict:
                               and any(c["doc"] == it["doc"] for c in r["citations"] or [])),
         "records": records,
     }
-    if summarise and own_scores:
-        try:
-            tab = summarise(own_scores)
-            out["wpqa_eval_table"] = tab
-            mine = {q["id"]: q["rank"] for q in res["per_question"]}
-            diff = [s.id for s in own_scores if s.answerable and
-                    (s.hit5 != bool(mine.get(s.id) and mine[s.id] <= 5) or s.hit1 != (mine.get(s.id) == 1))]
-            out["judge_disagreements_with_wpqa_eval"] = diff
-        except Exception as e:  # noqa: BLE001
-            out["wpqa_eval_error"] = repr(e)
     return out
 
 
@@ -140,7 +121,7 @@ def run_stock(a) -> dict:
         lat.append((time.perf_counter() - t) * 1000)
         contexts[it["id"]] = [{"doc": Path(d.metadata["source"]).name, "text": d.page_content,
                                "page": d.metadata.get("page")} for d in docs]
-    res = score(items, contexts)
+    res = judged(items, contexts)
     return {
         "system": "stock LangChain (PyPDFLoader + RecursiveCharacterTextSplitter 1000/200 + FAISS + e5-small)",
         "pages": len(pages), "chunks": len(chunks), "load_split_s": round(load_split_s, 2),
@@ -192,7 +173,7 @@ def run_bm25(a) -> dict:
     ctx = {it["id"]: [{"doc": Path(chunks[r].metadata["source"]).name, "text": texts[r]} for r in rows]
            for it, rows in zip(items, found)}
     result["stock_chunks"] = {"chunks": len(chunks), "build_s": round(build_s, 3),
-                              "latency_ms": {"retrieve": summary_ms(lat)}, **score(items, ctx)}
+                              "latency_ms": {"retrieve": summary_ms(lat)}, **judged(items, ctx)}
     # (2) over wpqa's own chunks (indexed with their title/heading context, as wpqa's BM25 is; judged on the text)
     from index.store import current_name, read_chunks
 
@@ -201,7 +182,7 @@ def run_bm25(a) -> dict:
     found, lat, build_s = bm25_search([c.embed_text() for c in wchunks], qs)
     ctx = {it["id"]: [{"doc": wchunks[r].doc, "text": wchunks[r].text} for r in rows] for it, rows in zip(items, found)}
     result["wpqa_chunks"] = {"chunks": len(wchunks), "build_s": round(build_s, 3),
-                             "latency_ms": {"retrieve": summary_ms(lat)}, **score(items, ctx)}
+                             "latency_ms": {"retrieve": summary_ms(lat)}, **judged(items, ctx)}
     result["rss_mb"] = {"peak": round(peak_rss_mb(), 1)}
     return result
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .common import BENCH, ROOT, read_json
-from .judge import GROUPS
+from .common import BENCH, GROUPS, ROOT, read_json
 
 SYSTEMS = [  # (results file, label)
     ("quality_wpqa_default", "wpqa default (llama-cpp, translation on)"),
@@ -170,8 +169,9 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
     # ------------------------------------------------------------------ quality
     w("## 1. Retrieval quality on the dev set")
     w("")
-    w(f"Dev set `{env.get('dev_set', '')}` (30 questions, 28 answerable). Every system is judged by the same code "
-      "(`bench/judge.py`), exactly as the set's README says: a retrieved chunk is a hit when its document is the gold "
+    n_all = g(q["quality_wpqa_default"] or q["quality_stock"] or {}, "table", "overall", "n")
+    w(f"Eval set `{env.get('dev_set', '')}` ({n_all} answerable questions). Every system is judged by the same code "
+      "(`wpqa/evaluate.py`, the scorer of `wpqa eval`), exactly as the set's README says: a retrieved chunk is a hit when its document is the gold "
       "`doc` and one gold evidence string is a substring of the chunk text after removing all whitespace from both; "
       "hit@1, hit@5 and MRR@10 (first hit within the top 10) over answerable questions; cross-lingual = en-zh + zh-en; "
       "overall = all answerable questions.")
@@ -226,10 +226,7 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
         w(f"wpqa {label} answers: abstained on {d.get('abstained_unanswerable')} of {d.get('unanswerable')} "
           f"unanswerable questions and on {d.get('abstained_answerable')} of {n_ans} answerable ones; "
           f"{d.get('cited_gold_doc')} of {n_ans} answerable questions got an answer citing the gold document."
-          + (" wpqa's own `qa/evaluate.py` scoring of the same records agrees with `bench/judge.py` on every question."
-             if d.get("judge_disagreements_with_wpqa_eval") == [] else
-             (f" wpqa's own scorer disagrees on {d.get('judge_disagreements_with_wpqa_eval')}."
-              if d.get("judge_disagreements_with_wpqa_eval") else "")))
+          + _answer_text_line(g(d, "table", "overall")))
         w("")
 
     # ------------------------------------------------------------------ speed
@@ -301,7 +298,7 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
     w("")
     if qd and qd.get("smaps_end_mb"):
         sm = qd["smaps_end_mb"]
-        w(f"The default process held {qd.get('llm_contexts')} llama.cpp model instance(s) at the end (`qa.llm` keeps one per "
+        w(f"The default process held {qd.get('llm_contexts')} llama.cpp model instance(s) at the end (`llm.llamacpp` keeps one per "
           f"slot: answering and question translation); its memory then: RSS {mb(sm.get('Rss'))}, PSS {mb(sm.get('Pss'))} "
           f"(file-backed {mb(sm.get('Pss_File'))}, anonymous {mb(sm.get('Anonymous'))}). The GGUF file is "
           f"1,117 MB and memory-mapped, so file-backed pages of the same file are shared, but anonymous memory is not.")
@@ -416,14 +413,22 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
     return out_md
 
 
+def _answer_text_line(row: dict | None) -> str:
+    """The answer-text scores of wpqa/evaluate.py (over answerable questions), as a sentence."""
+    if not row or row.get("good") is None:
+        return ""
+    return (f" Answer text against the reference answers: good {row['good']:.2f}, ref_recall {row['ref_recall']:.2f}, "
+            f"pure {row['pure']:.2f}, clean {row['clean']:.2f}, answered {row['answered']:.2f}.")
+
+
 def notes(w, qd, qe, cold, e2e) -> None:
     """Things the run showed about wpqa itself (file/function references as of this run's commit)."""
     items = []
     if qd and qd.get("smaps_end_mb") and qe and qe.get("smaps_end_mb"):
         a, b = qd["smaps_end_mb"], qe["smaps_end_mb"]
         items.append(
-            f"**Two llama.cpp instances in one process.** `qa/cli.py` `Ctx.pipeline` gives the translator "
-            f"`llm.with_slot(\"translate\")`, and `qa/llm.py` `LlamaCppLLM.with_slot` creates a second `llama_cpp.Llama` "
+            f"**Two llama.cpp instances in one process.** `wpqa/wiring.py` `Ctx.pipeline` gives the translator "
+            f"`llm.with_slot(\"translate\")`, and `llm/llamacpp.py` `ChatLlamaCpp.with_slot` creates a second `llama_cpp.Llama` "
             f"(its docstring says a second context costs only its KV cache). In this run the default process held "
             f"{qd.get('llm_contexts')} instances and {mb(a.get('Anonymous'))} of anonymous memory (the extractive process: "
             f"{mb(b.get('Anonymous'))}), RSS {mb(a.get('Rss'))}: the GGUF's 1.1 GB is mapped once (file-backed PSS "
