@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 import jieba
+import Stemmer
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -15,10 +16,11 @@ _LATIN_RE = re.compile(r"[A-Za-z]")
 _EN_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _HAS_WORD = re.compile(rf"[{CJK}A-Za-z0-9]")
 
+# General English function words only: words of this corpus ("white paper", "according to")
+# carry meaning elsewhere and are left to BM25's idf.
 EN_STOP = frozenset(
     """a an and are as at be been but by for from has have how in into is it its of on or
-    that the their this to was were what when where which who why will with does did do
-    according paper white""".split()
+    that the their this to was were what when where which who why will with does did do""".split()
 )
 ZH_STOP = frozenset("的 了 和 是 在 与 及 等 对 为 中 将 也 并 而 或 其 之 于 以 有 哪些 什么 如何 怎样 吗 呢 哪 些 个 多少 是否 这些 这 那".split())
 
@@ -34,16 +36,17 @@ def detect_lang(text: str) -> str:
     return "zh" if cjk and cjk * 3 >= latin * 0.5 else "en"
 
 
-def _stem(w: str) -> str:
-    for suf in ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s"):
-        if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: -len(suf)] + ("y" if suf == "ies" else "")
-    return w
+_EN_STEMMER = Stemmer.Stemmer("english")  # Snowball English (Porter 2), the stemmer bm25s takes
+
+
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-cased word: service/services, tax/taxes share one."""
+    return _EN_STEMMER.stemWord(word)
 
 
 def tokenize(text: str, stopwords: bool = False) -> list[str]:
     """Tokens for counting and lexical search: jieba words for CJK runs, lower-cased
-    light-stemmed words for Latin text, digits kept."""
+    Snowball-stemmed words for Latin text, digits kept."""
     text = unicodedata.normalize("NFKC", text)
     out: list[str] = []
     for piece in re.split(rf"([{CJK}]+)", text):
@@ -57,7 +60,7 @@ def tokenize(text: str, stopwords: bool = False) -> list[str]:
             for w in _EN_WORD.findall(piece.lower()):
                 if stopwords and w in EN_STOP:
                     continue
-                out.append(_stem(w))
+                out.append(stem(w))
     return out
 
 
