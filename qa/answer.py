@@ -202,8 +202,12 @@ def source_quotes(evidence: list[Evidence], cited: list[int], lang: str) -> str:
 
 
 def generate(llm, messages: list[dict], max_tokens: int, on_token: Callable[[str], None] | None = None) -> str:
+    """The reply of ``llm`` (any LangChain chat model; see ``llm.stream``) to role/content
+    ``messages``, stripped; each text piece goes to ``on_token`` as it is generated."""
+    from llm.stream import stream_text
+
     parts: list[str] = []
-    stream: Iterator[str] = llm.stream(messages, max_tokens=max_tokens, temperature=0.0)
+    stream: Iterator[str] = stream_text(llm, messages, max_tokens=max_tokens, temperature=0.0)
     for piece in stream:
         parts.append(piece)
         if on_token:

@@ -59,6 +59,7 @@ class RetrievalResult:
     translation: str | None
     hits: list[Hit]
     timings_ms: dict
+    translation_failed: bool = False  # a translator was asked and gave nothing usable
 
 
 @dataclass
@@ -195,23 +196,65 @@ class HybridSearcher:
         top = hits[:k]
         timings["search"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return RetrievalResult(question, qlang, translation, top, timings)
+        failed = self.translator is not None and bool(len(self.lang_rows[other])) and translation is None
+        return RetrievalResult(question, qlang, translation, top, timings, translation_failed=failed)
 
 
-def hit_to_document(h: Hit, rank: int) -> LCDocument:
-    c = h.chunk
-    return LCDocument(page_content=c.text, metadata={
-        "rank": rank, "doc": c.doc, "section": c.section, "page": c.page, "chunk_id": c.id,
-        "score": round(h.score, 4), "lang": c.lang, "section_path": c.section_path})
+def hit_to_document(hit: Hit, result: RetrievalResult, rank: int | None = None) -> LCDocument:
+    """A retrieved chunk as a LangChain Document (stable interface: chains and tests rely on it).
+
+    ``page_content`` is the chunk's text alone, never the title and heading prefix it was embedded
+    with. ``metadata``, all JSON-serialisable:
+
+    - the chunk: ``chunk_id``, ``doc``, ``section`` (heading path joined with " > "),
+      ``section_path`` (list), ``page``, ``page_end``, ``page_breaks`` ([offset, page] pairs where
+      a page starts inside the text), ``lang``, ``doc_sha256``, ``ordinal``, ``section_id``,
+      ``start``, ``end`` (offsets in the document's cleaned text);
+    - the hit: ``score`` (fused z-score), ``rank`` (1-based; ``rank`` or the hit's position in
+      ``result.hits``), ``row`` (the chunk's row in the index), ``signals`` (the score's parts);
+    - the search: ``question_lang``, ``translation`` (the question in the other language, or
+      None), ``translation_failed`` (a translator was asked and gave nothing usable),
+      ``timings_ms`` (of the search).
+
+    ``document_to_hit`` turns it back into the same ``Hit``, so an answer chain builds its
+    evidence from the retriever's output without another lookup.
+    """
+    c = hit.chunk
+    if rank is None:
+        rank = next(i for i, h in enumerate(result.hits) if h is hit) + 1
+    return LCDocument(id=c.id, page_content=c.text, metadata={
+        "chunk_id": c.id, "doc": c.doc, "section": c.section, "section_path": list(c.section_path),
+        "page": c.page, "page_end": c.page_end, "page_breaks": [[o, p] for o, p in c.page_breaks], "lang": c.lang,
+        "doc_sha256": c.doc_sha256, "ordinal": c.ordinal, "section_id": c.section_id, "start": c.start, "end": c.end,
+        "score": float(hit.score), "rank": rank, "row": hit.row, "signals": dict(hit.signals),
+        "question_lang": result.lang, "translation": result.translation,
+        "translation_failed": result.translation_failed, "timings_ms": dict(result.timings_ms)})
+
+
+def document_to_hit(doc: LCDocument) -> Hit:
+    """The ``Hit`` a ``hit_to_document`` Document came from (the chunk's embedding-only context,
+    title and heading path, is not carried and comes back empty)."""
+    m = doc.metadata
+    chunk = Chunk(id=m["chunk_id"], doc=m["doc"], doc_sha256=m["doc_sha256"], ordinal=m["ordinal"],
+                  section_id=m["section_id"], section_path=list(m["section_path"]), page=m["page"],
+                  page_end=m["page_end"], lang=m["lang"], start=m["start"], end=m["end"], text=doc.page_content,
+                  page_breaks=[(int(o), int(p)) for o, p in m["page_breaks"]])
+    return Hit(row=m["row"], chunk=chunk, score=m["score"], signals=dict(m.get("signals") or {}))
 
 
 class WpqaRetriever(BaseRetriever):
-    """LangChain retriever over the hybrid searcher (the seam LCEL chains plug into)."""
+    """wpqa's hybrid cross-lingual search as a LangChain retriever: the seam LCEL chains plug into.
+
+    ``WpqaRetriever(searcher=..., k=5).invoke("question")`` returns the top ``k`` chunks as
+    Documents (see ``hit_to_document`` for their metadata); ``invoke(question, k=n)`` overrides
+    ``k`` for one call. Build one from a config with ``wpqa.api.open_wpqa(...).retriever``.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     searcher: HybridSearcher
     k: int = 5
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        res = self.searcher.search(query, k=self.k)
-        return [hit_to_document(h, i + 1) for i, h in enumerate(res.hits)]
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None) -> list[LCDocument]:
+        res = self.searcher.search(query, k=self.k if k is None else k)
+        return [hit_to_document(h, res, rank=i + 1) for i, h in enumerate(res.hits)]

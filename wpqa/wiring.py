@@ -53,21 +53,27 @@ class Ctx:
         return self._gen
 
     # ---------------------------------------------------------------- answer side
-    def llm(self, backend: str | None):
-        from qa.llm import make_llm
+    def llm(self, backend=None) -> tuple:
+        """(chat model or None, backend name) for a backend name (None: `answer.backend` of the
+        config), or for a LangChain chat model the caller built, which then answers as it is."""
+        from llm.factory import backend_name, make_chat_model
 
+        if backend is not None and not isinstance(backend, str):
+            return backend, backend_name(backend)
         name = backend or self.settings.answer.backend
         if name not in self._llm_cache:
-            llm_settings = {"model_path": self.settings.llm.model_path, "n_threads": self.settings.llm.n_threads,
-                            "n_ctx": self.settings.llm.n_ctx, **self.settings.llm.openai}
-            llm, notice = make_llm(name, llm_settings, self.settings.data_dir)
+            s = self.settings.llm
+            openai = s.openai.model_dump() if hasattr(s.openai, "model_dump") else dict(s.openai)
+            llm_settings = {"model_path": s.model_path, "n_threads": s.n_threads, "n_ctx": s.n_ctx, **openai}
+            llm, notice = make_chat_model(name, llm_settings, self.settings.data_dir)
             if notice:
                 self._notice(notice)
             # records name the backend that answers ("auto" resolves to llama-cpp or extractive)
-            self._llm_cache[name] = (llm, getattr(llm, "backend", "extractive") if llm is not None else "extractive")
+            self._llm_cache[name] = (llm, backend_name(llm))
         return self._llm_cache[name]
 
-    def pipeline(self, backend: str | None = None, translate: bool | None = None):
+    def pipeline(self, backend=None, translate: bool | None = None):
+        """The question-answering pipeline; `backend` as for `llm()`."""
         from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
         from qa.retrieve import FusionParams, HybridSearcher
 
