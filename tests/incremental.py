@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from index.store import open_generation
-from tests.helpers import CORPUS, EVAL, wpqa, wpqa_json, write_config
+from tests.helpers import CORPUS, load_eval, wpqa, wpqa_json, write_config
 
 ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"
 NEWS = "Leading the Development of International Rules for the Digital Economy.pdf"
@@ -16,7 +16,7 @@ NOTE = "# Test note\n\nThe Pathfinder Initiative shapes privacy rules in APEC.\n
 NOTE_CHANGED = NOTE + "\nA new paragraph about digital taxation and the OECD.\n"
 ZH_NOTE = "# 数字治理测试文件\n\n这是一个关于跨境数据流动的测试文件。各国对跨境数据流动的安全顾虑日益上升。\n"
 
-# questions on the final corpus (note.md, zh.md, NEWS): our own, which must hit, and the dev set's on NEWS
+# questions on the final corpus (note.md, zh.md, NEWS): our own, which must hit, and the eval set's on NEWS
 OWN_ITEMS = [
     {"id": "t1", "lang": "en", "kind": "en-en", "question": "Which initiative shapes privacy rules in APEC?",
      "doc": "note.md", "section": None, "evidence": ["Pathfinder Initiative shapes privacy rules"]},
@@ -30,8 +30,7 @@ OWN_ITEMS = [
 
 
 def eval_items() -> list[dict]:
-    dev = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return OWN_ITEMS + [x for x in dev if x.get("doc") == NEWS]
+    return OWN_ITEMS + [x for x in load_eval() if x.get("doc") == NEWS]
 
 
 def vector_store_config(store: str) -> str:

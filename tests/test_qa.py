@@ -13,7 +13,7 @@ from qa.evidence import Evidence, missing_titles
 from wpqa.batch import csv_safe, read_questions
 from qa.retrieve import Hit
 from ingest.model import Chunk
-from tests.helpers import EVAL, ROOT, wpqa, wpqa_json
+from tests.helpers import EVAL, PROJECT_EVAL, ROOT, load_eval, wpqa, wpqa_json
 
 RECORD_KEYS = {"id", "question", "answer", "abstained", "citations", "contexts", "timings_ms"}
 CITATION_KEYS = {"n", "doc", "section", "page", "chunk_id", "quote"}
@@ -107,8 +107,8 @@ def test_batch_formats_resume_and_bad_lines(corpus_index, tmp_path):
 
 
 def test_batch_killed_mid_run_ends_with_one_line_per_question(corpus_index, tmp_path):
-    items = [json.loads(x) for x in EVAL.read_text(encoding="utf-8").splitlines() if x.strip()]
-    qs = tmp_path / "dev.jsonl"
+    items = load_eval()[:30]
+    qs = tmp_path / "questions.jsonl"
     qs.write_text("".join(json.dumps({"id": it["id"], "question": it["question"]}, ensure_ascii=False) + "\n"
                           for it in items), encoding="utf-8")
     out = tmp_path / "out.jsonl"
@@ -147,10 +147,17 @@ def test_csv_safe():
 def test_eval_retrieval_only_json(corpus_index):
     res = wpqa_json(*corpus_index["args"], "eval", str(EVAL), "--retrieval-only", "--llm", "extractive", "--json")
     table = res["table"]
-    assert table["overall"]["n"] == 30
-    # without an LLM (no translation) the hybrid retrieval still clearly beats the stock recipe (0.57)
-    assert table["overall"]["hit@5"] >= 0.75
+    items = load_eval()
+    assert table["overall"]["n"] == len(items)
+    assert table["overall"]["answerable"] == sum(bool(x["evidence"]) for x in items)
+    assert len(res["questions"]) == len(items) and res["translate"] is False
+    if EVAL != PROJECT_EVAL:
+        return  # the figures below are the project set's
+    # without an LLM (no translation) the hybrid retrieval finds most answers: measured 0.843
+    # overall (70 of 83), 0.963 on zh-zh and 1.0 on numeric questions (the stock recipe: 0.57 on the dev set)
+    assert table["overall"]["hit@5"] >= 0.78
     assert table["zh-zh"]["hit@5"] >= 0.9
+    assert table["numeric"]["hit@5"] >= 0.9
 
 
 def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
