@@ -17,12 +17,14 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from common.errors import WpqaError
+
 from .defaults import EMBED_BATCH, EMBED_THREADS
 
 Progress = Callable[[int], None]  # called with the number of texts just embedded
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(WpqaError):
     pass
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import WpqaError
 from ingest.model import Chunk
 
 from .defaults import HNSW_EF_SEARCH
@@ -42,7 +43,7 @@ CURRENT = "CURRENT"
 LOCK = "index.lock"
 
 
-class IndexError_(Exception):
+class IndexError_(WpqaError):
     """A problem with the index directory; str() is a one-line message for the user."""
 
 

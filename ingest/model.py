@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from common.errors import WpqaError
 
-class IngestError(Exception):
+
+class IngestError(WpqaError):
     """A file that cannot be ingested; str() is a one-line reason."""
 
     def __init__(self, path: str, reason: str):

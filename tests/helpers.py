@@ -47,3 +47,33 @@ def write_config(path: Path, text: str = "") -> Path:
         text = f'[paths]\ndata_dir = "{DATA_DIR}"\n\n' + text
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# A few short notes: retrieval scores are calibrated against the rest of the index, so a small test
+# corpus gives the document under test a few neighbours.
+OTHERS = {
+    "tides.md": "# Tide tables\n\nSpring tides at Harlow reach four metres in March.\n",
+    "orchard.md": "# Orchard levy\n\nApple growers in Vellmark pay a levy for irrigation canals.\n",
+    "trams.md": "# Tram timetable\n\nThe Lindholm tram runs every twenty minutes on Sundays.\n",
+}
+# The abstention threshold is calibrated on the real corpus; a corpus of a few lines scores lower,
+# and tests on one need answers that go all the way through citation checking.
+SMALL_CORPUS = "[answer]\nabstain_threshold = 0.5\n"
+
+
+class Reader:
+    """`wpqa ask --llm extractive --json`, in-process: the CLI's own wiring, the model loaded once.
+    `w` holds the paths "cfg", "corpus" and "index"."""
+
+    def __init__(self, w: dict):
+        self.w = w
+        self.emb = None
+
+    def ask(self, question: str) -> dict:
+        from wpqa.wiring import Ctx
+
+        ctx = Ctx(self.w["cfg"], self.w["corpus"], self.w["index"])
+        ctx._emb = self.emb
+        rec = ctx.pipeline("extractive").ask(question, qid="ask")
+        self.emb = ctx._emb
+        return rec

@@ -21,8 +21,7 @@ import pytest
 from index.store import open_generation
 from ingest.loaders import ENCRYPTED, NO_TEXT_LAYER
 from wpqa.batch import read_questions
-from tests.helpers import wpqa, wpqa_json, write_config
-from tests.test_crash import OTHERS, SMALL_CORPUS, Reader
+from tests.helpers import OTHERS, SMALL_CORPUS, Reader, wpqa, wpqa_json, write_config
 from tests.pdfgen import make_encrypted_pdf, make_image_only_pdf, make_pdf
 
 SECRET = "SECRET-TOKEN-4471"
@@ -153,6 +152,7 @@ def bad(tmp_path_factory) -> dict:
 # ------------------------------------------------------------------------ indexing the bad corpus
 
 
+@pytest.mark.slow
 def test_each_bad_file_gets_one_warning_with_its_reason(bad):
     rep = bad["report"]
     assert "Traceback" not in bad["stderr"]
@@ -173,6 +173,7 @@ def test_each_bad_file_gets_one_warning_with_its_reason(bad):
     assert {"name": "empty.txt", "reason": "empty file (0 bytes)", "same_as": "empty.pdf"} in rep["skipped"]
 
 
+@pytest.mark.slow
 def test_the_rest_is_indexed_and_read_by_content(bad):
     rep = bad["report"]
     assert rep["wrote"] and sorted(rep["added"]) == sorted(INDEXED)
@@ -192,6 +193,7 @@ def test_the_rest_is_indexed_and_read_by_content(bad):
     assert hit.page <= BIG_PAGE <= hit.page_end
 
 
+@pytest.mark.slow
 def test_status_lists_skipped_duplicates_and_odd_names(bad):
     st = wpqa_json(*cli_args(bad), "status", "--json")
     assert {s["name"]: s["reason"] for s in st["skipped"]} == {s["name"]: s["reason"] for s in bad["report"]["skipped"]}
@@ -209,6 +211,7 @@ def test_status_lists_skipped_duplicates_and_odd_names(bad):
     assert re.search(r"twin a\.md\s.*twin-b\.md", out)
 
 
+@pytest.mark.slow
 def test_nothing_outside_the_corpus_is_read(bad):
     # link-to-fifo.txt and linked-dir/trap.txt are FIFOs: opening one would have hung the build
     for p in bad["index"].rglob("*"):
@@ -218,6 +221,7 @@ def test_nothing_outside_the_corpus_is_read(bad):
     assert not any(c.doc.startswith(("linked-dir", "link-")) for c in gen.chunks)
 
 
+@pytest.mark.slow
 def test_an_unchanged_run_reads_nothing_and_warns_again(bad):
     p = wpqa(*cli_args(bad), "index", "--json")
     rep = json.loads(p.stdout)
@@ -227,6 +231,7 @@ def test_an_unchanged_run_reads_nothing_and_warns_again(bad):
     assert sorted(lines) == sorted(warning_lines(bad["stderr"])), lines  # each again, once
 
 
+@pytest.mark.slow
 def test_big_pdf_answers_with_its_page(bad):
     """The sentence sits on page 777 of 1,000 sparse pages, inside a chunk that starts many pages
     earlier: the context gives the chunk's first page, the citation the sentence's page."""
@@ -237,6 +242,7 @@ def test_big_pdf_answers_with_its_page(bad):
     assert "Orlen Vask painted the tower green" in cit["quote"] and cit["page"] == BIG_PAGE
 
 
+@pytest.mark.slow
 def test_a_report_that_becomes_unreadable_keeps_its_previous_version(tmp_path):
     """An indexed PDF replaced by a damaged copy: named with its reason, its last good version
     stays searchable, reruns change nothing, and a readable copy replaces it again."""
@@ -277,6 +283,7 @@ def test_a_report_that_becomes_unreadable_keeps_its_previous_version(tmp_path):
 # ------------------------------------------------------------------------ refusals that stop the command
 
 
+@pytest.mark.slow
 def test_nothing_indexable_exits_nonzero_and_says_why(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -296,6 +303,7 @@ def test_nothing_indexable_exits_nonzero_and_says_why(tmp_path):
     assert p.returncode == 1 and f"error: nothing could be indexed: no .pdf, .txt or .md files in {corpus}" in p.stderr
 
 
+@pytest.mark.slow
 def test_unwritable_index_dir_exits_nonzero(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -346,6 +354,7 @@ def test_question_files_skip_blank_and_report_bad_lines(tmp_path):
 DANGER = ("=", "+", "-", "@")
 
 
+@pytest.mark.slow
 def test_batch_reports_bad_csv_lines_and_neutralises_formulas(bad, tmp_path):
     qs = tmp_path / "questions [1].csv"
     qs.write_text('id,question\n=1+1,"=HYPERLINK(""http://x"") What is the capital of Freedonia?"\n'
@@ -379,6 +388,7 @@ class Boom:
         return (os.system, (f"touch '{self.marker}'",))
 
 
+@pytest.mark.slow
 def test_pickled_or_damaged_index_files_are_refused_with_a_reason(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -480,6 +490,7 @@ def hostile(tmp_path_factory) -> dict:
     return w
 
 
+@pytest.mark.slow
 def test_injection_cannot_change_citations_or_abstention_extractive(hostile):
     w = hostile
     rec = wpqa_json(*cli_args(w), "ask", "--llm", "extractive", "--json", QUESTIONS[0])

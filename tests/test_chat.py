@@ -8,10 +8,11 @@ import pexpect
 import pytest
 
 from wpqa.chat import looks_like_follow_up
-from tests.helpers import ROOT
+from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, wpqa, write_config
 
 
 def spawn(args: list[str], llm: str) -> pexpect.spawn:
+    """`wpqa ARGS chat --llm LLM` in a pseudo-terminal, at its first prompt."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", "TERM": "dumb"}
     child = pexpect.spawn(sys.executable, ["-m", "wpqa.cli", *args, "chat", "--llm", llm], cwd=str(ROOT), env=env,
                           encoding="utf-8", timeout=240, dimensions=(50, 160))
@@ -26,6 +27,7 @@ def test_follow_up_detection():
     assert not looks_like_follow_up("What initiative on international data transfers did China launch in November 2024?")
 
 
+@pytest.mark.slow
 def test_chat_extractive_session(corpus_index):
     child = spawn(corpus_index["args"], "extractive")
     child.sendline("/help")
@@ -67,3 +69,29 @@ def test_chat_llm_follow_up_streams_and_cites(corpus_index):
     child.sendline("/quit")
     child.expect("bye")
     child.expect(pexpect.EOF)
+
+
+@pytest.mark.slow
+def test_chat_reports_a_backend_error_and_goes_on(tmp_path):
+    """The answer model's server is down (nothing listens on port 9): each question gets one error
+    line, the chat goes on, and /quit leaves normally."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in OTHERS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    cfg = write_config(tmp_path / "config.toml", SMALL_CORPUS + '[llm.openai]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                                               "max_retries = 0\ntimeout = 5.0\n")
+    args = ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
+    wpqa(*args, "index")
+    child = spawn(args, "openai")
+    for question in ("What do apple growers in Vellmark pay a levy for?", "When does the Lindholm tram run?"):
+        child.sendline(question)
+        child.expect(r"error: [^\r\n]*127\.0\.0\.1:9[^\r\n]*\r\n")
+        assert "Traceback" not in child.before
+        child.expect("you> ")
+        assert "Traceback" not in child.before
+    child.sendline("/quit")
+    child.expect("bye")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from index.store import current_name, open_generation
-from wpqa.cli import Ctx
 from qa.retrieve import FusionParams, HybridSearcher
-from tests.helpers import ROOT, wpqa, wpqa_json, write_config
+from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, Reader, wpqa, wpqa_json, write_config
+
+pytestmark = pytest.mark.slow  # every test here builds an index and kills or races `wpqa index`
 
 POINTS = ["after-lock", "after-read-old", "mid-ingest", "mid-embed", "after-embed", "mid-write", "after-write",
           "before-publish", "mid-publish", "after-publish"]
@@ -31,15 +32,7 @@ PUBLISHED = {"mid-publish", "after-publish"}  # killed once CURRENT names the ne
 ASK_BY_SUBPROCESS = {"before-publish"}  # the others answer in-process: the same CLI wiring, minus 8 s of start-up
 WORDS = ["amber", "birch", "cobalt", "dune", "ember", "fjord", "garnet", "heath", "indigo", "juniper", "kelp"]
 BASE = "# Beacon rules\n\nThe Harlow beacon is lit at dusk by the harbour master.\n"
-OTHERS = {  # retrieval scores are calibrated against the rest of the index: give it a few neighbours
-    "tides.md": "# Tide tables\n\nSpring tides at Harlow reach four metres in March.\n",
-    "orchard.md": "# Orchard levy\n\nApple growers in Vellmark pay a levy for irrigation canals.\n",
-    "trams.md": "# Tram timetable\n\nThe Lindholm tram runs every twenty minutes on Sundays.\n",
-}
 QUESTION = "Who lights the Harlow beacon, and when?"
-# The abstention threshold is calibrated on the real corpus; a corpus of a few lines scores lower,
-# and these tests need answers that go all the way through citation checking.
-SMALL_CORPUS = "[answer]\nabstain_threshold = 0.5\n"
 
 
 def write_base(corpus: Path) -> None:
@@ -73,21 +66,6 @@ def check_generation(index: Path):
         assert c.doc_sha256 == docs[c.doc]["sha256"], c.id
     assert sum(d["chunks"] for d in docs.values()) == n
     return gen
-
-
-class Reader:
-    """`wpqa ask --llm extractive --json`, in-process: the CLI's own wiring, the model loaded once."""
-
-    def __init__(self, w: dict):
-        self.w = w
-        self.emb = None
-
-    def ask(self, question: str) -> dict:
-        ctx = Ctx(self.w["cfg"], self.w["corpus"], self.w["index"])
-        ctx._emb = self.emb
-        rec = ctx.pipeline("extractive").ask(question, qid="ask")
-        self.emb = ctx._emb
-        return rec
 
 
 def assert_answers(rec: dict) -> None:

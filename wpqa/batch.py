@@ -7,12 +7,19 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import WpqaError
 
-class QuestionFileError(Exception):
-    pass
+
+class QuestionFileError(WpqaError):
+    """A question file that cannot be read at all (a malformed line is only a warning)."""
+
+
+class OutputError(WpqaError):
+    """An answer file that cannot be written."""
 
 
 @dataclass
@@ -116,29 +123,69 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, list[str]]], list[tuple[int, s
     return rows, bad
 
 
-def done_ids(out_path: Path) -> set[str]:
-    """Ids already answered in an existing JSONL output (a torn last line is ignored)."""
-    ids: set[str] = set()
-    if not out_path.exists():
-        return ids
-    for line in out_path.read_text(encoding="utf-8", errors="replace").splitlines():
+def check_writable(path: Path) -> None:
+    """Fail now, before any question is answered, when `path` cannot be written (a folder, a
+    read-only place, a path under a file). Creates missing parent folders; leaves no file behind."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name for the answers")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+    if not existed:
+        path.unlink()
+
+
+def _parse_lines(data: bytes) -> list[dict]:
+    recs = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
         try:
-            ids.add(str(json.loads(line)["id"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
+            rec = json.loads(line)
+        except json.JSONDecodeError:
             continue
-    return ids
+        if isinstance(rec, dict) and "id" in rec:
+            recs.append(rec)
+    return recs
 
 
-def repair_jsonl(out_path: Path) -> None:
-    """Drop a torn last line left by a killed run, so appending never glues two records."""
+def open_journal(path: Path) -> None:
+    """Make the JSONL journal ready for appending: writable (else `OutputError`), without the torn
+    last line a killed run may leave, and without records whose question failed (`error`), so those
+    questions are asked again and their new record is the only line of that id. Rewritten
+    atomically, and only when something is dropped."""
+    check_writable(path)
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    recs = _parse_lines(data)
+    keep: dict[str, dict] = {}
+    for rec in recs:  # the last good record of an id wins
+        if not rec.get("error"):
+            keep[str(rec["id"])] = rec
+    if not data or (len(keep) == len(lines) and data.endswith(b"\n")):
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for rec in keep.values():
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def done_ids(out_path: Path) -> set[str]:
+    """Ids answered in an existing JSONL journal (a record with an `error` does not count)."""
     if not out_path.exists():
-        return
-    data = out_path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return
-    cut = data.rfind(b"\n") + 1
-    with open(out_path, "r+b") as f:
-        f.truncate(cut)
+        return set()
+    return {str(r["id"]) for r in _parse_lines(out_path.read_bytes()) if not r.get("error")}
 
 
 def append_record(out_path: Path, record: dict) -> None:
@@ -150,13 +197,11 @@ def append_record(out_path: Path, record: dict) -> None:
 
 
 def read_records(out_path: Path) -> list[dict]:
-    recs = []
-    for line in out_path.read_text(encoding="utf-8").splitlines():
-        try:
-            recs.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return recs
+    """The journal's records, one per id (a later line of an id replaces an earlier one)."""
+    recs: dict[str, dict] = {}
+    for rec in _parse_lines(out_path.read_bytes()):
+        recs[str(rec["id"])] = rec
+    return list(recs.values())
 
 
 _CSV_DANGER = ("=", "+", "-", "@", "\t", "\r")

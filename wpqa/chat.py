@@ -5,6 +5,7 @@ import re
 
 from rich.console import Console
 
+from common.errors import WpqaError, one_line
 from ingest.text import detect_lang
 
 from qa.answer import generate
@@ -90,6 +91,9 @@ class ChatSession:
             rec = self.pipe.ask(standalone, qid=f"chat-{len(self.history) + 1}", on_token=on_token)
         except KeyboardInterrupt:
             self._print("\n(cancelled)")
+            return
+        except (WpqaError, OSError) as e:  # the model server, Milvus or the index failed: say so, go on
+            self._print(("\n" if streamed else "") + "error: " + one_line(e))
             return
         if streamed:
             self._print("")

@@ -7,7 +7,7 @@ import statistics
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -15,8 +15,23 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="wpqa: cited answers from policy white papers, in Chinese and English, offline.")
+from common.errors import WpqaError, one_line
+
+class WpqaApp(typer.Typer):
+    """The typer app, whose call (the `wpqa` console script and `python -m wpqa.cli`) is the one place
+    where an error wpqa raises on purpose (`WpqaError`) or a file the system refuses (`OSError`) becomes
+    one line on stderr and exit 1. Anything else is a bug and keeps its traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except (WpqaError, OSError) as e:
+            err.print(f"[red]error:[/] {escape(one_line(e))}", highlight=False)
+            sys.exit(1)
+
+
+app = WpqaApp(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, rich_markup_mode=None,
+              help="wpqa: cited answers from policy white papers, in Chinese and English, offline.")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -24,21 +39,9 @@ err = Console(stderr=True, soft_wrap=True)
 from .wiring import Ctx  # noqa: E402  (re-exported: tests and bench import it from here)
 
 
-def fail(msg: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/] {escape(msg)}", highlight=False)
-    raise typer.Exit(code)
-
-
-def known_errors() -> tuple[type[Exception], ...]:
-    from index.embeddings import EmbeddingError
-    from index.store import IndexError_
-    from ingest.model import IngestError
-
-    from qa.llm import LLMError, ModelError
-    from .batch import QuestionFileError
-    from .settings import ConfigError
-
-    return (ConfigError, IndexError_, IngestError, EmbeddingError, LLMError, ModelError, QuestionFileError)
+def fail(msg: str) -> NoReturn:
+    """Stop the command with a one-line error (printed by `WpqaApp`, exit 1)."""
+    raise WpqaError(msg)
 
 
 @app.callback()
@@ -46,11 +49,8 @@ def main(ctx: typer.Context,
          config: Path = typer.Option(Path("config.toml"), "--config", help="Config file (default ./config.toml)."),
          corpus: Optional[Path] = typer.Option(None, "--corpus", help="Corpus folder (overrides config)."),
          index_dir: Optional[Path] = typer.Option(None, "--index-dir", help="Index folder (overrides config).")):
-    try:
-        ctx.obj = Ctx(config, corpus, index_dir,
-                      notice=lambda text: err.print(f"[yellow]notice:[/] {text}", highlight=False))
-    except known_errors() as e:
-        fail(str(e), 2)
+    ctx.obj = Ctx(config, corpus, index_dir,
+                  notice=lambda text: err.print(f"[yellow]notice:[/] {text}", highlight=False))
 
 
 # ---------------------------------------------------------------------------------- index
@@ -93,10 +93,8 @@ def index_cmd(ctx: typer.Context,
     try:
         with progress:
             report = build_index(s.corpus, s.index_dir, c.build_settings(), c.embeddings, rebuild=rebuild, events=events)
-    except known_errors() as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"{s.index_dir}: cannot write the index ({e.strerror or e})")
+    except OSError as e:  # the index folder refused a write: say which folder
+        fail(f"{s.index_dir}: cannot write the index ({one_line(e)})")
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     for x in report.skipped:
@@ -139,16 +137,12 @@ def inspect_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="A PDF
                 chunks: bool = typer.Option(False, "--chunks", help="Also print the chunks."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show how a document is read: its section tree (level, title, pages) and optionally its chunks."""
-    from ingest.model import IngestError
     from ingest.pipeline import ingest_file
 
     c: Ctx = ctx.obj
     if not file.is_file():
-        fail(f"{file}: file not found")
-    try:
-        doc = ingest_file(file.resolve(), file.resolve().parent, c.settings.chunking)
-    except IngestError as e:
-        fail(str(e))
+        fail(f"{file}: not a file" if file.exists() else f"{file}: file not found")
+    doc = ingest_file(file.resolve(), file.resolve().parent, c.settings.chunking)
     if as_json:
         print(json.dumps({
             "doc": doc.document.name,
@@ -192,12 +186,9 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
     c: Ctx = ctx.obj
     if not question.strip():
         fail("the question is empty")
-    try:
-        pipe = c.pipeline(llm)
-        with err.status("searching and answering…", spinner="dots") if err.is_terminal and not as_json else nullcontext():
-            record = pipe.ask(question.strip(), qid="ask", k=k)
-    except known_errors() as e:
-        fail(str(e))
+    pipe = c.pipeline(llm)
+    with err.status("searching and answering…", spinner="dots") if err.is_terminal and not as_json else nullcontext():
+        record = pipe.ask(question.strip(), qid="ask", k=k)
     if as_json:
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return
@@ -214,11 +205,7 @@ def chat_cmd(ctx: typer.Context,
     from .chat import ChatSession
 
     c: Ctx = ctx.obj
-    try:
-        pipe = c.pipeline(llm)
-    except known_errors() as e:
-        fail(str(e))
-    ChatSession(pipe, out).run()
+    ChatSession(c.pipeline(llm), out).run()
 
 
 # ---------------------------------------------------------------------------------- batch
@@ -229,13 +216,11 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
               output: Path = typer.Option(..., "-o", "--output", help="Answers: .jsonl (resumable), .csv or .md."),
               llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
     """Answer a file of questions. Rerunning skips ids already in the output; errors are recorded per question."""
-    from .batch import append_record, done_ids, read_questions, read_records, repair_jsonl, write_csv, write_markdown
+    from .batch import append_record, check_writable, done_ids, open_journal, read_questions, read_records, \
+        write_csv, write_markdown
 
     c: Ctx = ctx.obj
-    try:
-        questions, warnings = read_questions(file)
-    except known_errors() as e:
-        fail(str(e))
+    questions, warnings = read_questions(file)
     for w in warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     fmt = output.suffix.lower()
@@ -243,8 +228,8 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
         fail(f"{output}: output must end in .jsonl, .csv or .md")
     # .csv and .md are rendered from a JSONL journal beside them, which is what makes them resumable
     journal = output if fmt == ".jsonl" else output.with_name(output.name + ".jsonl")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    repair_jsonl(journal)
+    check_writable(output)  # before any question is answered
+    open_journal(journal)  # writable, no torn last line, no error records (those questions are asked again)
     done = done_ids(journal)
     todo = [q for q in questions if q.id not in done]
     if done:
@@ -252,10 +237,7 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
                   f"{escape(journal.name)}", highlight=False)
     failures = 0
     if todo:
-        try:
-            pipe = c.pipeline(llm)
-        except known_errors() as e:
-            fail(str(e))
+        pipe = c.pipeline(llm)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=not err.is_terminal) as progress:
             task = progress.add_task("answering", total=len(todo))
@@ -292,19 +274,14 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
              no_translate: bool = typer.Option(False, "--no-translate", help="Do not translate questions for retrieval."),
              records: Optional[Path] = typer.Option(None, "--records", help="Also write every answer record (JSONL).")):
     """Score retrieval (hit@1, hit@5, MRR@10), citations, abstention and answer language on an eval set."""
+    from .batch import check_writable
     from .evaluate import load_eval_set, score_question, summarise
 
     c: Ctx = ctx.obj
-    try:
-        items = load_eval_set(file)
-    except FileNotFoundError:
-        fail(f"{file}: file not found")
-    except known_errors() + (ValueError,) as e:
-        fail(str(e))
-    try:
-        pipe = c.pipeline(llm, translate=False if no_translate else None)
-    except known_errors() as e:
-        fail(str(e))
+    items = load_eval_set(file)
+    if records:
+        check_writable(records)  # before any question is answered
+    pipe = c.pipeline(llm, translate=False if no_translate else None)
     scores, latencies = [], []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=as_json or not err.is_terminal, transient=True) as progress:
@@ -325,8 +302,8 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
                     if records:  # written as it goes: a long run can be watched, and a killed one keeps its answers
                         with open(records, "a", encoding="utf-8") as f:
                             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            except known_errors() as e:
-                fail(f"{item['id']}: {e}")
+            except WpqaError as e:
+                raise WpqaError(f"{item['id']}: {e}") from e
             scores.append(score_question(item, ctxs, rec))
             progress.advance(task)
     table = summarise(scores)
@@ -360,34 +337,11 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
 @app.command("status")
 def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show the index: documents, chunks per language, model, size on disk, last build, skipped files."""
-    from index.store import current_name, dir_size, read_manifest
+    from .status import read_status
 
     c: Ctx = ctx.obj
-    s = c.settings
-    try:
-        manifest = read_manifest(s.index_dir)
-    except ValueError as e:
-        fail(f"the index in {s.index_dir} is damaged (manifest.json: {e}); run `wpqa index --rebuild`")
-    if manifest is None:
-        fail(f"no index in {s.index_dir}; run `wpqa index`")
-    gen = current_name(s.index_dir)
-    info = {
-        "index_dir": str(s.index_dir),
-        "generation": gen,
-        "built": manifest.get("created_at"),
-        "embedding": manifest.get("embedding"),
-        "dim": manifest.get("embedding_dim"),
-        "chunking": manifest.get("chunking"),
-        "vector_index": manifest.get("vector_index"),
-        "vector_store": manifest.get("vector_store", "faiss"),
-        "milvus": {k: v for k, v in (manifest.get("milvus") or {}).items() if k in ("uri", "collection")} or None,
-        "documents": manifest.get("documents", {}),
-        "chunks": manifest.get("stats", {}),
-        "skipped": manifest.get("skipped", []),
-        "duplicates": manifest.get("duplicates", []),
-        "size_bytes": dir_size(s.index_dir / gen),
-        "cache_bytes": dir_size(s.index_dir / "cache") if (s.index_dir / "cache").exists() else 0,
-    }
+    info = read_status(c.settings.index_dir)
+    gen = info["generation"]
     if as_json:
         print(json.dumps(info, ensure_ascii=False, indent=1))
         return
@@ -410,10 +364,6 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
     out.print(t)
     for x in info["skipped"]:
         out.print(f"[yellow]skipped:[/] {escape(x['name'])}: {escape(x['reason'])}", highlight=False)
-
-
-def run() -> None:  # pragma: no cover - console entry
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover
