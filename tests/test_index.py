@@ -13,6 +13,8 @@ from index.store import IndexBusy, IndexLock, current_name, open_generation, rea
 from tests.helpers import CORPUS, wpqa, wpqa_json, write_config
 from tests.pdfgen import make_pdf
 
+pytestmark = pytest.mark.slow  # every test here builds an index
+
 ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"
 NEWS = "Leading the Development of International Rules for the Digital Economy.pdf"
 

@@ -104,6 +104,7 @@ def test_encrypted_with_empty_password_is_read(tmp_path):
     assert "readable text" in doc.pages[0].text
 
 
+@pytest.mark.slow  # OCR of the scanned pages
 def test_image_only_pdf(tmp_path):
     p = make_image_only_pdf(tmp_path / "scan.pdf", n_pages=2)
     # drawings only: OCR (when installed) finds no text on them; without it the reason says how to get OCR

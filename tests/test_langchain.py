@@ -45,6 +45,7 @@ def opened(corpus_index):
 # the retriever
 # --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # its fixture builds an index
 class TestWpqaRetrieverStandard(RetrieversIntegrationTests):
     """LangChain's own standard tests for retrievers (langchain-tests)."""
 

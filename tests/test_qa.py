@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from qa.answer import CitationChecker, numbers
 from qa.evidence import Evidence, missing_titles
@@ -48,6 +49,7 @@ def test_quoted_title_absent_from_evidence():
     assert missing_titles("《关于电子商务的联合声明》是谁签署的？", None, ["签署《关于电子商务的联合声明》"]) == []
 
 
+@pytest.mark.slow
 def test_ask_json_record_extractive(corpus_index):
     rec = wpqa_json(*corpus_index["args"], "ask", "--llm", "extractive", "--json",
                     "世贸组织框架下关于电子商务的多国谈判是何时正式开启的？")
@@ -62,6 +64,7 @@ def test_ask_json_record_extractive(corpus_index):
     assert "76个WTO成员" in "".join(c["text"] for c in rec["contexts"]).replace(" ", "")
 
 
+@pytest.mark.slow
 def test_cross_lingual_without_llm(corpus_index):
     rec = wpqa_json(*corpus_index["args"], "ask", "--llm", "extractive", "--json",
                     "How many exposed internet-connected industrial devices were detected in China in the first half of 2019?")
@@ -70,6 +73,7 @@ def test_cross_lingual_without_llm(corpus_index):
     assert any("6814" in c["text"] for c in rec["contexts"])
 
 
+@pytest.mark.slow
 def test_unanswerable_abstains(corpus_index):
     rec = wpqa_json(*corpus_index["args"], "ask", "--llm", "extractive", "--json",
                     "欧盟《人工智能法》把人工智能系统划分为几个风险等级？")
@@ -77,6 +81,7 @@ def test_unanswerable_abstains(corpus_index):
     assert "没有" in rec["answer"]  # said in the question's language
 
 
+@pytest.mark.slow
 def test_batch_formats_resume_and_bad_lines(corpus_index, tmp_path):
     qs = tmp_path / "q.jsonl"
     qs.write_text('{"id": "a", "question": "APEC设立了哪些机构来推进电子商务合作？"}\n\n'
@@ -106,6 +111,7 @@ def test_batch_formats_resume_and_bad_lines(corpus_index, tmp_path):
     assert md_out.read_text(encoding="utf-8").count("## ") == 2
 
 
+@pytest.mark.slow
 def test_batch_killed_mid_run_ends_with_one_line_per_question(corpus_index, tmp_path):
     items = load_eval()[:30]
     qs = tmp_path / "questions.jsonl"
@@ -144,6 +150,7 @@ def test_csv_safe():
     assert csv_safe("+x") == "'+x" and csv_safe("ok") == "ok"
 
 
+@pytest.mark.slow
 def test_eval_retrieval_only_json(corpus_index):
     res = wpqa_json(*corpus_index["args"], "eval", str(EVAL), "--retrieval-only", "--llm", "extractive", "--json")
     table = res["table"]
@@ -160,6 +167,7 @@ def test_eval_retrieval_only_json(corpus_index):
     assert table["numeric"]["hit@5"] >= 0.9
 
 
+@pytest.mark.slow
 def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
     """The mean and spread of q·v over a whole language partition, from its mean vector and
     covariance, equal the direct computation (for chunk vectors and for random unit vectors)."""
@@ -182,6 +190,7 @@ def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
                 assert abs(mu - direct.mean()) < 1e-5 and abs(sd - direct.std()) < 1e-4
 
 
+@pytest.mark.slow
 def test_citation_gives_the_page_of_the_quote_when_a_chunk_runs_over_a_page_break(tmp_path):
     """A chunk that starts on page 1 and goes on to page 2: the answer quotes a page-2 sentence,
     so the citation says p.2 (the retrieved context, the whole chunk, still starts on p.1)."""
