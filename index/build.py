@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ingest.model import Chunk, ChunkSettings, IngestError
+from ingest.ocr_cache import OcrCache
 from ingest.pipeline import discover, doc_name, ingest_file
 from ingest.text import LANGS
 
@@ -253,10 +254,13 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             record_skip(entry)
 
         new_chunks: list[Chunk] = []
+        ocr_cache = OcrCache(index_dir / "cache" / "ocr")  # scanned pages already read (kept by --rebuild)
         ev("ingest-start", total=len(to_ingest))
         for name in to_ingest:
             try:
-                doc = ingest_file(paths[name], corpus_dir, settings.chunking)
+                doc = ingest_file(paths[name], corpus_dir, settings.chunking, ocr_cache=ocr_cache,
+                                  on_ocr_page=lambda n, cached, name=name: ev("ocr-page", name=name, page=n,
+                                                                              cached=cached))
             except IngestError as e:
                 skip(name, e.reason)
                 continue
@@ -269,7 +273,7 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             new_chunks.extend(doc.chunks)
             documents.append({
                 "name": name, "sha256": hashes[name], "kind": doc.document.kind, "title": doc.document.title,
-                "pages": len(doc.document.pages),
+                "pages": len(doc.document.pages), "ocr_pages": doc.document.ocr_pages,
                 "sections": [{"id": s.id, "level": s.level, "title": s.title, "path": s.path,
                               "page_start": s.page_start, "page_end": s.page_end} for s in doc.sections],
             })
@@ -328,7 +332,9 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             **({"milvus": {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}}
                if settings.vector_store == "milvus" else {}),
             "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
-                                      "pages": d["pages"], "aliases": d["aliases"]} for d in documents},
+                                      "pages": d["pages"], "aliases": d["aliases"],
+                                      "ocr_pages": d.get("ocr_pages", old_docs.get(d["name"], {}).get("ocr_pages", []))}
+                          for d in documents},
             "skipped": report.skipped,
             "duplicates": report.duplicates,
             "stats": {"chunks": len(chunks), **lang_counts},

@@ -98,11 +98,13 @@ def make_image_only_pdf(path: Path | str, n_pages: int = 1) -> Path:
 
 
 def make_scanned_pdf(src: Path | str, path: Path | str, pages: list[int] | None = None, scale: float = 2.0,
-                     skew: float = 0.0, text_pages: list[int] | None = None) -> Path:
+                     skew: float = 0.0, text_pages: list[int] | None = None,
+                     band: tuple[float, float] = (0.0, 1.0)) -> Path:
     """An image-only copy of a real PDF: each chosen page (1-based; all by default) rendered to
     a bitmap (pypdfium2) and placed on a page of the same size, no text layer - a scan whose
     true text is the source page's text. `skew` turns the bitmap by that many degrees (a crooked
-    scan). Pages listed in `text_pages` are copied with their text layer instead (a mixed PDF)."""
+    scan). Pages listed in `text_pages` are copied with their text layer instead (a mixed PDF).
+    `band` keeps only that part of each scanned page (fractions of its height from the top)."""
     import io
 
     import pypdfium2 as pdfium
@@ -119,6 +121,9 @@ def make_scanned_pdf(src: Path | str, path: Path | str, pages: list[int] | None 
         page = doc[n - 1]
         w, h = page.get_size()
         img = page.render(scale=scale).to_pil().convert("L")
+        if band != (0.0, 1.0):
+            img = img.crop((0, int(band[0] * img.size[1]), img.size[0], int(band[1] * img.size[1])))
+            h = h * (band[1] - band[0])
         if skew:
             img = img.rotate(skew, expand=True, fillcolor=255)
         c.setPageSize((w, h))
@@ -183,6 +188,24 @@ def make_table_pdf(path: Path | str, before: list[str], caption: str, header: li
     for line in after:
         c.drawString(72, y, line)
         y -= lead
+    c.showPage()
+    c.save()
+    return path
+
+
+def make_noise_pdf(path: Path | str, seed: int = 7) -> Path:
+    """One page holding a full-page image of random grey noise: a 'scan' nothing can be read from."""
+    import random
+
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    rnd = random.Random(seed)
+    img = Image.frombytes("L", (200, 280), bytes(rnd.randrange(256) for _ in range(200 * 280)))
+    path = Path(path)
+    size = (A4[0] / 2, A4[1] / 2)  # A6: a small page keeps the OCR of the noise short
+    c = canvas.Canvas(str(path), pagesize=size, invariant=1)
+    c.drawImage(ImageReader(img), 0, 0, width=size[0], height=size[1])
     c.showPage()
     c.save()
     return path

@@ -73,9 +73,14 @@ def index_cmd(ctx: typer.Context,
                         console=err, transient=True, disable=as_json or not err.is_terminal)
     tasks: dict[str, int] = {}
     warned: set[str] = set()
+    ocr = {"read": 0, "cached": 0}  # scanned pages: OCR'd now / taken from the OCR cache
 
     def events(kind, **kw):
-        if kind == "ingest-start":
+        if kind == "ocr-page":
+            ocr["cached" if kw["cached"] else "read"] += 1
+            if "ingest" in tasks:
+                progress.update(tasks["ingest"], description=f"reading documents ({sum(ocr.values())} pages OCR'd)")
+        elif kind == "ingest-start":
             tasks["ingest"] = progress.add_task("reading documents", total=kw["total"])
         elif kind in ("ingested", "skip"):
             if "ingest" in tasks:  # files skipped before reading starts (symlinks, unchanged broken files) too
@@ -117,6 +122,8 @@ def index_cmd(ctx: typer.Context,
             t.add_row("duplicate", str(len(report.duplicates)),
                       escape(", ".join(f"{d['name']} = {d['same_as']}" for d in report.duplicates[:3])))
         out.print(t)
+        if any(ocr.values()):
+            out.print(f"scanned pages: {ocr['read']} read by OCR, {ocr['cached']} from the OCR cache", highlight=False)
         if report.wrote:
             out.print(f"{report.chunks_total} chunks ({report.chunks_new} new, {report.embedded} embedded, "
                       f"the rest from the cache or the previous index) in {report.seconds:.1f} s → {report.generation}",
@@ -132,27 +139,44 @@ def index_cmd(ctx: typer.Context,
 # ---------------------------------------------------------------------------------- inspect
 
 
+def page_list(pages: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7' (pages read by OCR)."""
+    runs: list[list[int]] = []
+    for n in pages:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
+
+
 @app.command("inspect")
 def inspect_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="A PDF, .txt or .md file."),
                 chunks: bool = typer.Option(False, "--chunks", help="Also print the chunks."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show how a document is read: its section tree (level, title, pages) and optionally its chunks."""
+    from ingest.ocr_cache import OcrCache
     from ingest.pipeline import ingest_file
 
     c: Ctx = ctx.obj
     if not file.is_file():
         fail(f"{file}: not a file" if file.exists() else f"{file}: file not found")
-    doc = ingest_file(file.resolve(), file.resolve().parent, c.settings.chunking)
+    doc = ingest_file(file.resolve(), file.resolve().parent, c.settings.chunking,
+                      ocr_cache=OcrCache(c.settings.index_dir / "cache" / "ocr"))  # scans the index read are not read again
     if as_json:
         print(json.dumps({
             "doc": doc.document.name,
+            "ocr_pages": doc.document.ocr_pages,
             "sections": [{"level": s.level, "title": s.title, "path": s.path, "page_start": s.page_start,
                           "page_end": s.page_end} for s in doc.sections],
             "chunks": [{**ch.to_dict(), "section": ch.section} for ch in doc.chunks],
         }, ensure_ascii=False, indent=1))
         return
+    ocr_pages = doc.document.ocr_pages
     out.print(f"[bold]{doc.document.name}[/]  {len(doc.document.pages)} pages, {len(doc.sections)} sections, "
               f"{len(doc.chunks)} chunks", highlight=False)
+    if ocr_pages:
+        out.print(f"OCR'd pages (no text layer): {page_list(ocr_pages)}", highlight=False)
     t = Table(show_header=True)
     t.add_column("lvl", justify="right")
     t.add_column("title")
@@ -357,9 +381,10 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json",
     t.add_column("document")
     t.add_column("pages", justify="right")
     t.add_column("chunks", justify="right")
+    t.add_column("OCR'd pages")
     t.add_column("also named")
     for name, d in sorted(info["documents"].items()):
-        t.add_row(escape(name), str(d.get("pages", "")), str(d.get("chunks", "")),
+        t.add_row(escape(name), str(d.get("pages", "")), str(d.get("chunks", "")), page_list(d.get("ocr_pages", [])),
                   escape(", ".join(d.get("aliases", []))))
     out.print(t)
     for x in info["skipped"]:
