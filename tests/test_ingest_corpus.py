@@ -25,19 +25,24 @@ pytestmark = pytest.mark.skipif(not (CORPUS / ZH).exists(), reason="corpus PDFs 
 
 
 @functools.lru_cache(maxsize=None)
-def corpus(max_tokens: int = ChunkSettings().max_tokens):
-    """Ingested corpus; other sizes re-chunk the default run's sections (PDF reading is the slow part)."""
-    default = ChunkSettings().max_tokens
-    if max_tokens != default:
-        st = ChunkSettings(max_tokens=max_tokens)
-        return {name: IngestedDocument(d.document, d.sections, chunk_document(d.document, d.sections, st))
-                for name, d in corpus(default).items()}
+def _read_corpus() -> dict[str, IngestedDocument]:
+    """The corpus read once with the default settings (PDF reading is the slow part)."""
     files, _ = discover(CORPUS)
     docs = {}
     for p in files:
         d = ingest_file(p, CORPUS, ChunkSettings())
         docs[d.document.name] = d
     return docs
+
+
+@functools.lru_cache(maxsize=None)
+def corpus(max_tokens: int = ChunkSettings().max_tokens) -> dict[str, IngestedDocument]:
+    """Ingested corpus; other sizes re-chunk the default run's sections."""
+    if max_tokens == ChunkSettings().max_tokens:
+        return _read_corpus()
+    st = ChunkSettings(max_tokens=max_tokens)
+    return {name: IngestedDocument(d.document, d.sections, chunk_document(d.document, d.sections, st))
+            for name, d in _read_corpus().items()}
 
 
 def _heads(name):
