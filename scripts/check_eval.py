@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ingest.model import ChunkSettings  # noqa: E402
-from ingest.pipeline import discover, ingest_file  # noqa: E402
+from ingest.pipeline import ingest_corpus  # noqa: E402
 from ingest.text import detect_lang  # noqa: E402
 
 KINDS = ("zh-zh", "en-zh", "en-en", "zh-en", "structure", "numeric", "unanswerable")
@@ -77,10 +77,12 @@ class DocText:
 
 
 def load_corpus(corpus_dir: Path) -> dict[str, DocText]:
-    files, _ = discover(corpus_dir)
+    """The corpus as wpqa ingests it (default chunk settings); files it cannot read are named on stderr."""
+    ingested, _, errors = ingest_corpus(corpus_dir, ChunkSettings())
+    for e in errors:
+        print(f"{e} (its items will name a document that is not in the corpus)", file=sys.stderr)
     docs: dict[str, DocText] = {}
-    for path in files:
-        d = ingest_file(path, corpus_dir, ChunkSettings())
+    for d in ingested:
         langs = Counter(c.lang for c in d.chunks)
         secs: list[SectionText] = []
         for k, s in enumerate(d.sections):
@@ -92,7 +94,7 @@ def load_corpus(corpus_dir: Path) -> dict[str, DocText]:
             # headings below it with no text of their own (a contents-only report) are read as
             # part of it: wpqa puts them into its chunk as an outline
             below = [s]
-            for t in d.sections[k + 1:]:
+            for t in d.sections[k + 1:] if s.title else []:
                 if t.level <= s.level or t.text.strip():
                     break
                 below.append(t)
