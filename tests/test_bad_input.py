@@ -432,7 +432,7 @@ def test_pickled_or_damaged_index_files_are_refused_with_a_reason(tmp_path):
     (live / "manifest.json").write_text('{"format": 2, "documents": {', encoding="utf-8")
     p = wpqa(*args, "status", check=False)
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert p.stderr.startswith(f"error: the index in {index} is damaged (manifest.json: ") and "--rebuild" in p.stderr
+    assert p.stderr.startswith(f"error: the index in {index} is damaged ({live.name}/manifest.json: ") and "--rebuild" in p.stderr
     p = wpqa(*args, "index", "--json")
     assert f"warning: the live index {live.name} is damaged (manifest.json: " in p.stderr
     rep = json.loads(p.stdout)
