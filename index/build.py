@@ -28,10 +28,10 @@ from .cache import EmbeddingCache, embed_with_cache
 
 if TYPE_CHECKING:
     from .embeddings import CountingEmbeddings
-from .milvus import milvus_target
 from .store import (
     FORMAT,
     IndexLock,
+    IngestFailed,
     check_compatible,
     clean_stale,
     current_name,
@@ -82,7 +82,7 @@ class BuildReport:
     wrote: bool = False
     seconds: float = 0.0
     stale_lock: str | None = None
-    milvus: dict | None = None  # {"upserted", "deleted", "reconciled"} with vector_store = milvus
+    milvus: dict | None = None  # {"collection", "inserted", "dropped"} with vector_store = milvus
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -115,6 +115,8 @@ def open_cache(path: Path, warnings: list[str]) -> EmbeddingCache:
 def expected_identity(settings: BuildSettings) -> dict:
     ident = {"embedding": settings.embedding, "chunking": settings.chunking.key(), "vector_store": settings.vector_store}
     if settings.vector_store == "milvus":
+        from .milvus import milvus_target
+
         ident["milvus"] = {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}
     return ident
 
@@ -139,12 +141,6 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         report.stale_lock = lock.stale_from
         clean_stale(index_dir)
         failpoint("after-lock")
-        if settings.vector_store == "milvus" and not rebuild:
-            from .milvus import recover
-
-            recovered = recover(index_dir, settings.milvus.get("token_env", ""))  # a run killed mid-sync
-            if recovered:
-                report.milvus = {**recovered, "reconciled": True}
 
         try:
             old_manifest = None if rebuild else read_manifest(index_dir)
@@ -258,15 +254,17 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         ev("ingest-start", total=len(to_ingest))
         for name in to_ingest:
             try:
+                failpoint("ingest-file")
                 doc = ingest_file(paths[name], corpus_dir, settings.chunking, ocr_cache=ocr_cache,
                                   on_ocr_page=lambda n, cached, name=name: ev("ocr-page", name=name, page=n,
                                                                               cached=cached))
-            except IngestError as e:
+            except IngestError as e:  # the file itself is unreadable: skipped until its bytes change
                 skip(name, e.reason)
                 continue
-            except Exception as e:  # noqa: BLE001 - one bad file never stops the others
-                skip(name, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unexpected error'}")
-                continue
+            except Exception as e:  # a bug or a bad setting, not the file: fail, remember nothing
+                first = str(e).splitlines()[0] if str(e) else "no message"
+                raise IngestFailed(f"{paths[name]}: reading it failed ({type(e).__name__}: {first}); nothing was "
+                                   "published and the next `wpqa index` reads it again") from e
             if not doc.chunks:
                 skip(name, "no text found")
                 continue
@@ -329,8 +327,6 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             "chunking": settings.chunking.key(),
             "vector_index": settings.vector_kind(lang_counts),
             "vector_store": settings.vector_store,
-            **({"milvus": {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}}
-               if settings.vector_store == "milvus" else {}),
             "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
                                       "pages": d["pages"], "aliases": d["aliases"],
                                       "ocr_pages": d.get("ocr_pages", old_docs.get(d["name"], {}).get("ocr_pages", []))}
@@ -340,6 +336,12 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             "stats": {"chunks": len(chunks), **lang_counts},
         }
         name = next_generation_name(index_dir)
+        writer = None
+        if settings.vector_store == "milvus":  # the generation's own collection (see index/milvus.py)
+            from .milvus import MilvusWriter
+
+            writer = MilvusWriter(settings.milvus)
+            manifest["milvus"] = writer.manifest_entry(name)
         building = index_dir / f"building-{os.getpid()}"
         if building.exists():
             shutil.rmtree(building)
@@ -347,26 +349,22 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
         write_generation(building, manifest, chunks, vectors, documents, vector_kind=manifest["vector_index"],
                          faiss=settings.vector_store == "faiss")
         failpoint("after-write")
-        sync = None
-        if settings.vector_store == "milvus":  # upsert before publish, delete after (see index/milvus.py)
-            from .milvus import MilvusSync
-
-            sync = MilvusSync(index_dir, settings.milvus, rebuild=rebuild)
         try:
-            if sync:
-                ev("milvus-sync")
-                sync.before_publish(chunks, vectors, manifest["vector_index"], building)
-                failpoint("after-milvus-upsert")
+            if writer:
+                ev("milvus-write")
+                writer.write(name, chunks, vectors, manifest["vector_index"])
+            failpoint("after-vectors-written")
+            ev("vectors-written", generation=name)
             os.replace(building, index_dir / name)
             failpoint("before-publish")
             publish(index_dir, name)
-            if sync:
-                failpoint("before-milvus-delete")
-                sync.after_publish(index_dir / name)
-                report.milvus = sync.stats
+            if writer:
+                failpoint("before-retire")
+                writer.after_publish(name, {p.name for p in index_dir.glob("gen-*") if p.is_dir()})
+                report.milvus = writer.stats
         finally:
-            if sync:
-                sync.close()
+            if writer:
+                writer.close()
         failpoint("after-publish")
         report.generation = name
         report.wrote = True

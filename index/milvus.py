@@ -5,48 +5,43 @@ What lives where with `[index] vector_store = "milvus"`:
 - the local generation (index_dir/gen-NNNNNN) keeps everything it keeps with FAISS except the
   faiss-*.index files: chunk store, BM25, manifest, and vectors.npy (the retriever's z-score
   statistics and candidate rescoring read it);
-- one Milvus collection holds one entity per chunk of the live generation: `chunk_id` (primary
-  key, the chunk id of the chunk store), `doc`, `lang` and the L2-normalised `vector` (COSINE).
+- each generation has its own Milvus collection, `{collection}__gen_NNNNNN` (the configured
+  collection name, two underscores, the generation's name), holding one entity per chunk:
+  `chunk_id` (primary key, the chunk id of the chunk store), `doc`, `lang` and the L2-normalised
+  `vector` (COSINE). The manifest names it (`milvus.generation_collection`).
 
-Searches run per language through a filter (`lang == "zh"`) and map chunk ids back to rows of
-the generation that was opened; an id that generation does not know is ignored.
+Old or new, never half: a build writes the whole new generation's collection before it publishes
+(CURRENT names the new generation), and a reader searches the collection named by the manifest of
+the generation it opened, so it sees the old collection or the new one, complete, and nothing
+changes under it. After the publish, the alias `{collection}` (the configured name) is pointed at
+the live generation's collection, for anything outside wpqa that reads the live vectors; then the
+collections of generations that no longer exist on disk (retired by the publish, or left by a
+killed build) are dropped. The previous generation, kept on disk for readers that opened it, keeps
+its collection until the next build retires it.
 
-The writer (`wpqa index`, under the index lock) brings the collection in line with a new
-generation around the generation's publish:
-
-1. before publish: write a journal (`milvus-sync.json`), upsert the chunks the live generation
-   does not have yet (new and changed documents; everything after `--rebuild`, which drops and
-   recreates the collection). Readers of the old generation may now see ids they do not know:
-   they ignore them.
-2. publish: CURRENT points at the new generation.
-3. after publish: delete the ids the old generation had and the new one has not (changed and
-   removed documents), check the collection holds exactly the new generation's chunks (a full
-   reconcile otherwise), drop the journal.
-
-A run killed in between leaves the journal behind; the next `wpqa index` reconciles the
-collection with whatever generation is live before doing anything else. Chunk ids are
-`{doc_sha256[:12]}-{ordinal}`, so an upsert never changes the content behind an id a reader
-knows, and the primary key makes duplicates impossible.
+wpqa's own readers do not search through the alias: the alias moves at publish, and a reader that
+opened generation N (its chunk rows, its BM25) must keep searching N's vectors, not N+1's; through
+the manifest they do, on a server and on Milvus Lite alike (Milvus Lite 3.2, used here, has aliases too).
 
 Milvus Lite keeps an exclusive file lock on its folder while a process has it open: the client
-is opened on first use and closed (with its in-process server) as soon as the writer is done;
-a reader keeps it until it exits. Opening waits a while for another process to let go.
+is opened on first use and closed (with its in-process server, once the last store of that file in
+the process is closed) as soon as the writer is done; a reader keeps it until it exits. Opening
+waits a while for another process to let go.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sqlite3
+import re
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .store import CURRENT, IndexBusy, IndexError_, fsync_dir, write_atomic
+from .store import IndexBusy, IndexError_
 from .vectors import LANGS
 
-JOURNAL = "milvus-sync.json"
 ID_FIELD, DOC_FIELD, LANG_FIELD, VEC_FIELD = "chunk_id", "doc", "lang", "vector"
 BATCH = 256
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 32, 80, 128  # the same as FaissVectors
@@ -65,6 +60,22 @@ def milvus_target(conf: dict) -> dict:
     """The part of a Milvus configuration that identifies the data: recorded in the manifest and
     compared with the config on open. The token never is; only the name of its variable."""
     return {"uri": str(conf["uri"]), "collection": str(conf["collection"])}
+
+
+def generation_collection(base: str, generation: str) -> str:
+    """The collection that holds generation `generation`'s vectors (collection names allow [A-Za-z0-9_])."""
+    return f"{base}__{generation.replace('-', '_')}"
+
+
+def _generation_of(base: str, collection: str) -> str | None:
+    m = re.fullmatch(re.escape(base) + r"__gen_([0-9]+)", collection)
+    return f"gen-{m.group(1)}" if m else None
+
+
+# Milvus Lite runs one in-process server per file; every store of that file in this process shares
+# it, so the server stops only when the last of them closes.
+_LITE_USERS: dict[str, int] = {}
+_LITE_GUARD = threading.Lock()
 
 
 def _lite_locked(uri: str) -> bool:
@@ -103,6 +114,9 @@ class MilvusStore:
     def client(self):
         if self._client is None:
             self._client = self._connect()
+            if is_local(self.uri):
+                with _LITE_GUARD:
+                    _LITE_USERS[self.uri] = _LITE_USERS.get(self.uri, 0) + 1
         return self._client
 
     def _connect(self):
@@ -154,16 +168,38 @@ class MilvusStore:
         finally:
             self._client, self._loaded = None, False
             if is_local(self.uri):
-                try:
-                    from milvus_lite.server_manager import server_manager_instance
+                with _LITE_GUARD:
+                    _LITE_USERS[self.uri] -= 1
+                    last = _LITE_USERS[self.uri] == 0
+                if last:
+                    try:
+                        from milvus_lite.server_manager import server_manager_instance
 
-                    server_manager_instance.release_server(self.uri)
-                except ImportError:  # pragma: no cover
-                    pass
+                        server_manager_instance.release_server(self.uri)
+                    except ImportError:  # pragma: no cover
+                        pass
 
     # ---------------------------------------------------------------- collection
     def exists(self) -> bool:
         return bool(self.client.has_collection(self.collection))
+
+    def collections(self) -> list[str]:
+        return list(self.client.list_collections())
+
+    def drop_collection(self, name: str) -> None:
+        self.client.drop_collection(name)
+
+    def point_alias(self, alias: str, collection: str) -> None:
+        """Make `alias` name `collection` (created, or moved from the collection it named)."""
+        if alias in self.client.list_aliases().get("aliases", []):
+            self.client.alter_alias(collection, alias)
+        else:
+            self.client.create_alias(collection, alias)
+
+    def alias_target(self, alias: str) -> str | None:
+        if alias not in self.client.list_aliases().get("aliases", []):
+            return None
+        return self.client.describe_alias(alias)["collection_name"]
 
     def create(self, dim: int, kind: str = "flat") -> None:
         """(Re)create the collection: any collection of that name is dropped first."""
@@ -203,18 +239,12 @@ class MilvusStore:
         self._loaded = True
 
     # ---------------------------------------------------------------- data
-    def upsert(self, ids: list[str], docs: list[str], langs: list[str], vectors: np.ndarray) -> int:
+    def insert(self, ids: list[str], docs: list[str], langs: list[str], vectors: np.ndarray) -> int:
         vecs = np.asarray(vectors, dtype=np.float32)
         for s in range(0, len(ids), BATCH):
             rows = [{ID_FIELD: ids[i], DOC_FIELD: docs[i], LANG_FIELD: langs[i], VEC_FIELD: vecs[i].tolist()}
                     for i in range(s, min(s + BATCH, len(ids)))]
-            self.client.upsert(self.collection, rows)
-        return len(ids)
-
-    def delete_ids(self, ids) -> int:
-        ids = sorted(ids)
-        for s in range(0, len(ids), 1000):
-            self.client.delete(self.collection, ids=ids[s:s + 1000])
+            self.client.insert(self.collection, rows)
         return len(ids)
 
     def ids(self) -> set[str]:
@@ -257,7 +287,7 @@ class MilvusStore:
 
 
 class MilvusVectors:
-    """The retriever's view of a Milvus collection for one generation: FaissVectors' interface
+    """The retriever's view of one generation's collection: FaissVectors' interface
     (`search(query, lang, k) -> [(row, score)]`, `count(lang)`), rows being the generation's."""
 
     kind = "milvus"
@@ -265,16 +295,16 @@ class MilvusVectors:
     def __init__(self, store: MilvusStore, chunk_ids: list[str]):
         self.store = store
         self.row_of = {cid: i for i, cid in enumerate(chunk_ids)}
-        self.unknown_seen = 0  # ids the collection returned that this generation does not know
 
     @classmethod
     def from_manifest(cls, manifest: dict, chunk_ids: list[str], token_env: str | None = None,
                       ef_search: int = HNSW_EF) -> "MilvusVectors":
         m = manifest.get("milvus") or {}
-        if not m.get("uri") or not m.get("collection"):
-            raise MilvusError("the manifest says vector_store = milvus but names no Milvus uri/collection; "
-                              "run `wpqa index --rebuild`")
-        store = MilvusStore(m["uri"], m["collection"], token_env if token_env is not None else m.get("token_env", ""))
+        if not m.get("uri") or not m.get("generation_collection"):
+            raise MilvusError("the manifest says vector_store = milvus but names no Milvus uri/collection for its "
+                              "generation; run `wpqa index --rebuild`")
+        store = MilvusStore(m["uri"], m["generation_collection"],
+                            token_env if token_env is not None else m.get("token_env", ""))
         store.ef_search = ef_search
         return cls(store, chunk_ids)
 
@@ -284,17 +314,8 @@ class MilvusVectors:
     def search(self, query: np.ndarray, lang: str, k: int) -> list[tuple[int, float]]:
         if k <= 0 or not self.row_of:
             return []
-        ask = k
-        for _ in range(3):
-            hits = self.store.search(query, lang, ask)
-            out = [(self.row_of[cid], s) for cid, s in hits if cid in self.row_of]
-            unknown = len(hits) - len(out)
-            if not unknown or len(hits) < ask:
-                break
-            # a writer is between upsert and delete: ask for more so k known rows come back
-            ask = min(16384, ask + 2 * unknown)
-        self.unknown_seen += unknown
-        return out[:k]
+        hits = self.store.search(query, lang, k)
+        return [(self.row_of[cid], s) for cid, s in hits if cid in self.row_of]
 
     def close(self) -> None:
         self.store.close()
@@ -303,113 +324,53 @@ class MilvusVectors:
 # -------------------------------------------------------------------- the writer's side
 
 
-def _generation_ids(folder: Path) -> list[str]:
-    db = sqlite3.connect(f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True)
-    try:
-        return [r[0] for r in db.execute("SELECT id FROM chunks ORDER BY row")]
-    finally:
-        db.close()
+class MilvusWriter:
+    """Writes a generation's collection before its publish; after it, moves the alias and drops retired ones."""
 
-
-def _live(index_dir: Path) -> tuple[Path, dict] | None:
-    try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-        folder = index_dir / name
-        return folder, json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-        return None
-
-
-def reconcile(store: MilvusStore, folder: Path, chunk_ids: list[str] | None = None,
-              vectors: np.ndarray | None = None, kind: str = "flat") -> dict:
-    """Make the collection hold exactly the chunks of the generation in `folder`: delete ids it does
-    not know, upsert the ones missing (vectors from its vectors.npy). Returns what it did."""
-    from .store import read_chunks
-
-    chunks = read_chunks(folder / "chunks.sqlite")
-    if vectors is None:
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-    if not store.exists():
-        store.create(vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1, kind)
-    have = store.ids()
-    want = {c.id for c in chunks}
-    stale = have - want
-    missing = [i for i, c in enumerate(chunks) if c.id not in have]
-    store.delete_ids(stale)
-    if missing:
-        store.upsert([chunks[i].id for i in missing], [chunks[i].doc for i in missing],
-                     [chunks[i].lang for i in missing], vectors[missing])
-    return {"deleted": len(stale), "upserted": len(missing)}
-
-
-def recover(index_dir: Path, token_env: str = "") -> dict | None:
-    """Called by the writer under the index lock before anything else: when a previous run died
-    between its upsert and its delete, bring the collection back in line with the live generation."""
-    journal = index_dir / JOURNAL
-    if not journal.exists():
-        return None
-    live = _live(index_dir)
-    done = None
-    if live is not None and live[1].get("vector_store") == "milvus" and live[1].get("milvus"):
-        folder, manifest = live
-        m = manifest["milvus"]
-        store = MilvusStore(m["uri"], m["collection"], token_env or m.get("token_env", ""))
-        try:
-            done = reconcile(store, folder, kind=manifest.get("vector_index", "flat"))
-        finally:
-            store.close()
-    journal.unlink(missing_ok=True)
-    fsync_dir(index_dir)
-    return done
-
-
-class MilvusSync:
-    """Brings the collection in line with a new generation around its publish (see the module doc)."""
-
-    def __init__(self, index_dir: Path, conf: dict, rebuild: bool = False):
-        self.index_dir = index_dir
+    def __init__(self, conf: dict):
         self.conf = conf
-        self.rebuild = rebuild
-        self.store = MilvusStore(conf["uri"], conf["collection"], conf.get("token_env", ""))
-        self.stale: set[str] = set()
-        self.stats = {"upserted": 0, "deleted": 0, "reconciled": False}
-        self._n: dict[str, int] = {}
-        self._chunks = None
-        self._vectors = None
-        self._kind = "flat"
+        self.base = str(conf["collection"])
+        self.stats: dict = {"collection": None, "inserted": 0, "alias": None, "dropped": []}
+        self._store: MilvusStore | None = None
 
-    def before_publish(self, chunks, vectors: np.ndarray, kind: str, building: Path) -> None:
-        live = None if self.rebuild else _live(self.index_dir)
-        same_target = (live is not None and live[1].get("vector_store") == "milvus"
-                       and milvus_target(live[1].get("milvus") or {"uri": "", "collection": ""}) == milvus_target(self.conf)
-                       and live[1].get("vector_index", "flat") == kind)
-        old_ids = set(_generation_ids(live[0])) if same_target else set()
-        self.store.client  # connect (or wait for Milvus Lite's lock) before leaving a journal behind
-        write_atomic(self.index_dir / JOURNAL, json.dumps({"building": building.name, "at": time.time()}))
+    def manifest_entry(self, generation: str) -> dict:
+        """What the generation's manifest records: the configured target and its own collection."""
+        return {**milvus_target(self.conf), "token_env": self.conf.get("token_env", ""),
+                "generation_collection": generation_collection(self.base, generation)}
+
+    def write(self, generation: str, chunks, vectors: np.ndarray, kind: str) -> None:
+        """Create `generation`'s collection (dropping a leftover of a killed build of the same name)
+        and insert every chunk; check the count before the generation may be published."""
+        name = generation_collection(self.base, generation)
+        self._store = MilvusStore(self.conf["uri"], name, self.conf.get("token_env", ""))
         dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
-        if not same_target or not self.store.exists():
-            self.store.create(dim, kind)
-            old_ids = set()
-        new_ids = {c.id for c in chunks}
-        todo = [i for i, c in enumerate(chunks) if c.id not in old_ids]
-        if todo:
-            self.stats["upserted"] = self.store.upsert([chunks[i].id for i in todo], [chunks[i].doc for i in todo],
-                                                       [chunks[i].lang for i in todo], vectors[todo])
-        self.stale = old_ids - new_ids
-        self._n = {lang: sum(1 for c in chunks if c.lang == lang) for lang in LANGS}
-        self._chunks, self._vectors, self._kind = chunks, vectors, kind
+        self._store.create(dim, kind)
+        if chunks:
+            self._store.insert([c.id for c in chunks], [c.doc for c in chunks], [c.lang for c in chunks], vectors)
+        n = self._store.count()
+        if n != len(chunks):
+            raise MilvusError(f"Milvus collection {name} at {self._store.uri} holds {n} vectors after writing "
+                              f"{len(chunks)}; nothing was published")
+        self.stats.update(collection=name, inserted=len(chunks))
 
-    def after_publish(self, folder: Path) -> None:
-        """`folder` is the generation just published."""
-        self.stats["deleted"] = self.store.delete_ids(self.stale)
-        if any(self.store.count(lang) != n for lang, n in self._n.items()):
-            # the collection was changed behind our back (or lost): make it match the generation
-            self.stats["reconciled"] = True
-            done = reconcile(self.store, folder, vectors=self._vectors, kind=self._kind)
-            self.stats["upserted"] += done["upserted"]
-            self.stats["deleted"] += done["deleted"]
-        (self.index_dir / JOURNAL).unlink(missing_ok=True)
-        fsync_dir(self.index_dir)
+    def after_publish(self, live: str, generations: set[str]) -> None:
+        """After the publish of generation `live`: point the alias (the configured collection name) at
+        its collection, for anyone reading the live vectors outside wpqa, then drop this target's
+        generation collections whose generation is not in `generations` (the ones on disk): retired
+        by the publish, or left by a killed build."""
+        store = self._store or MilvusStore(self.conf["uri"], self.base, self.conf.get("token_env", ""))
+        self._store = store
+        target = generation_collection(self.base, live)
+        if self.base in store.collections():  # a plain collection of that name (wpqa before generations)
+            store.drop_collection(self.base)
+        store.point_alias(self.base, target)
+        self.stats["alias"] = f"{self.base} -> {target}"
+        for name in sorted(store.collections()):
+            gen = _generation_of(self.base, name)
+            if gen is not None and gen not in generations:
+                store.drop_collection(name)
+                self.stats["dropped"].append(name)
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -59,10 +60,22 @@ class IndexBusy(IndexError_):
     pass
 
 
+class IndexDamaged(IndexError_):
+    """A file of the index directory holds what no wpqa build writes."""
+
+
+class IngestFailed(IndexError_):
+    """Reading a corpus file failed for a reason other than the file (a bug, a bad setting)."""
+
+
 def failpoint(name: str) -> None:
-    """Crash-test hook: `WPQA_FAILPOINT=name` makes the process SIGKILL itself here."""
-    if os.environ.get("WPQA_FAILPOINT") == name:
+    """Crash-test hook: `WPQA_FAILPOINT=name` makes the process SIGKILL itself here;
+    `WPQA_FAILPOINT=name:raise` raises a RuntimeError instead (an unexpected error at that point)."""
+    point = os.environ.get("WPQA_FAILPOINT")
+    if point == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if point == f"{name}:raise":
+        raise RuntimeError(f"failpoint {name}")
 
 
 def fsync_dir(path: Path) -> None:
@@ -209,12 +222,25 @@ def write_generation(folder: Path, manifest: dict, chunks: list[Chunk], vectors:
     fsync_dir(folder)
 
 
+GENERATION_NAME = re.compile(r"gen-[0-9]+")
+
+
 def current_name(index_dir: Path) -> str | None:
+    """The live generation's name from CURRENT (None when there is no index yet). CURRENT must
+    hold a generation name, `gen-` and digits: never a path to follow."""
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    return name or None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexDamaged(f"{index_dir / CURRENT}: cannot read it ({e}); the index is damaged, "
+                           "run `wpqa index --rebuild`") from None
+    if not name:
+        return None
+    if not GENERATION_NAME.fullmatch(name):
+        raise IndexDamaged(f"{index_dir / CURRENT}: holds {name[:60]!r}, not a generation name (gen- and digits); "
+                           "the index is damaged, run `wpqa index --rebuild`")
+    return name
 
 
 def next_generation_name(index_dir: Path) -> str:
@@ -236,7 +262,10 @@ def publish(index_dir: Path, name: str, keep: int = 2) -> None:
 def clean_stale(index_dir: Path) -> list[str]:
     """Remove half-built generations left by a killed build (called with the lock held)."""
     removed = []
-    cur = current_name(index_dir)
+    try:
+        cur = current_name(index_dir)
+    except IndexDamaged:  # `wpqa index --rebuild` replaces it; keep every complete generation meanwhile
+        cur = None
     for p in index_dir.glob("building-*"):
         shutil.rmtree(p, ignore_errors=True)
         removed.append(p.name)

@@ -68,8 +68,9 @@ def chunk_ids(w: dict, doc: str | None = None) -> set[str]:
         return {c.id for c in gen.chunks if doc is None or c.doc == doc}
 
 
-def check_store(w: dict) -> set[str]:
-    """The vector store holds exactly the live generation's chunks, once each; returns their ids."""
+def check_store(w: dict, alias: bool = True) -> set[str]:
+    """The vector store holds exactly the live generation's chunks, once each; returns their ids.
+    `alias`: with Milvus, the configured collection name is an alias of the live generation's collection."""
     with open_generation(w["index"]) as gen:
         ids = [c.id for c in gen.chunks]
         assert len(ids) == len(set(ids)) == gen.vectors.shape[0]
@@ -77,8 +78,10 @@ def check_store(w: dict) -> set[str]:
             assert gen.dense.count(lang) == sum(c.lang == lang for c in gen.chunks), lang
         assert gen.manifest.get("vector_store", "faiss") == w["store"]
         if w["store"] == "milvus":
-            assert gen.dense.store.ids() == set(ids)  # no stale id left behind, nothing missing
-            assert not (w["index"] / "milvus-sync.json").exists()
+            assert gen.dense.store.ids() == set(ids)  # the generation's own collection: its chunks, nothing else
+            assert gen.dense.store.collection == gen.manifest["milvus"]["generation_collection"]
+            if alias:
+                assert gen.dense.store.alias_target(gen.manifest["milvus"]["collection"]) == gen.dense.store.collection
             # every chunk finds itself first through the store's own search
             for row in range(0, len(ids), max(1, len(ids) // 5)):
                 hits = gen.dense.search(gen.vectors[row], gen.chunks[row].lang, 3)
@@ -108,8 +111,8 @@ def incremental_pipeline(w: dict) -> dict:
     assert added["embedded"] == added["chunks_new"] == len(news_ids) > 0
     assert chunk_ids(w) == before | news_ids
     assert check_store(w) == before | news_ids
-    if w["store"] == "milvus":
-        assert added["milvus"] == {"upserted": len(news_ids), "deleted": 0, "reconciled": False}
+    if w["store"] == "milvus":  # each generation writes its own collection, whole
+        assert added["milvus"]["inserted"] == added["chunks_total"]
 
     # changing a document replaces its chunks (and only embeds the changed text)
     old_note = chunk_ids(w, "note.md")
@@ -121,8 +124,8 @@ def incremental_pipeline(w: dict) -> dict:
     assert changed["embedded"] <= len(new_note)
     assert chunk_ids(w) == (before - old_note) | news_ids | new_note
     check_store(w)
-    if w["store"] == "milvus":
-        assert changed["milvus"] == {"upserted": len(new_note), "deleted": len(old_note), "reconciled": False}
+    if w["store"] == "milvus":  # the collection of the generation before the previous one is dropped
+        assert changed["milvus"]["inserted"] == changed["chunks_total"] and len(changed["milvus"]["dropped"]) == 1
 
     # deleting a document removes its chunks
     itu_ids = chunk_ids(w, ITU)
@@ -134,7 +137,7 @@ def incremental_pipeline(w: dict) -> dict:
     ids = check_store(w)
     assert not (ids & itu_ids)
     if w["store"] == "milvus":
-        assert removed["milvus"] == {"upserted": 0, "deleted": len(itu_ids), "reconciled": False}
+        assert removed["milvus"]["inserted"] == removed["chunks_total"] and len(removed["milvus"]["dropped"]) == 1
 
     # ask, and eval, on the updated index
     rec = ask_json(w, "Which initiative shapes privacy rules in APEC?")
@@ -152,7 +155,7 @@ def incremental_pipeline(w: dict) -> dict:
     assert rebuilt["wrote"] and rebuilt["embedded"] == 0 and rebuilt["chunks_total"] == len(ids)
     assert check_store(w) == ids
     if w["store"] == "milvus":
-        assert rebuilt["milvus"]["upserted"] == len(ids) and rebuilt["milvus"]["deleted"] == 0
+        assert rebuilt["milvus"]["inserted"] == len(ids)
 
     rec_after = ask_json(w, "Which initiative shapes privacy rules in APEC?")
     return {"ids": ids, "ask": [(c["chunk_id"], c["score"]) for c in rec["contexts"]],

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.store import IndexBusy, IndexLock, current_name, open_generation, read_manifest
+from index.store import IndexBusy, IndexDamaged, IndexLock, current_name, open_generation, read_manifest
 from tests.helpers import CORPUS, wpqa, wpqa_json, write_config
 from tests.pdfgen import make_pdf
 
@@ -54,12 +53,72 @@ def chunk_ids(w: dict, doc: str | None = None) -> set[str]:
 # tests/test_milvus.py runs it on FAISS and on Milvus Lite and checks that both agree.
 
 
-def test_unchanged_index_is_fast_and_loads_no_model(work):
+def test_unchanged_index_loads_no_model(work):
     run_index(work)
-    t = time.monotonic()
-    rep = run_index(work)
-    assert rep["wrote"] is False and rep["embed_calls"] == 0
-    assert rep["seconds"] < 3.0  # measured inside the command; the process start is the bench's business
+    rep = run_index(work)  # how fast that is, is bench/'s business
+    assert rep["wrote"] is False and rep["embed_calls"] == 0 and rep["embedded"] == 0
+
+
+@pytest.fixture()
+def notes(tmp_path: Path) -> dict:
+    """Two small Markdown notes: quick to embed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.md").write_text("# Test note\n\nThe Pathfinder Initiative shapes privacy rules in APEC.\n",
+                                    encoding="utf-8")
+    cfg = write_config(tmp_path / "config.toml", "")
+    return {"tmp": tmp_path, "corpus": corpus, "index": tmp_path / "index", "cfg": cfg}
+
+
+@pytest.mark.slow
+def test_an_error_that_is_not_the_file_fails_the_build_and_is_not_remembered(notes):
+    """Only an unreadable file is remembered as skipped; an unexpected error while reading a good
+    file (here raised at the real failpoint inside the ingest loop) stops the build with one line
+    naming the file, publishes nothing, and the next build reads the file again."""
+    w = notes
+    run_index(w)
+    gen_before = current_name(w["index"])
+    (w["corpus"] / "tides.md").write_text("# Tide tables\n\nSpring tides at Harlow reach four metres.\n",
+                                          encoding="utf-8")
+    p = run_index(w, env={"WPQA_FAILPOINT": "ingest-file:raise"}, check=False)
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tides.md" in lines[0] and "RuntimeError" in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+    assert current_name(w["index"]) == gen_before and read_manifest(w["index"])["skipped"] == []
+    rep = run_index(w)  # the cause is gone: the report is indexed, nothing is listed as skipped
+    assert rep["added"] == ["tides.md"] and rep["skipped"] == [] and rep["wrote"]
+    assert chunk_ids(w, "tides.md")
+    # an unreadable file, by contrast, is remembered until its bytes change
+    (w["corpus"] / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    rep = run_index(w)
+    assert [s["name"] for s in rep["skipped"]] == ["broken.pdf"]
+    rep = run_index(w)
+    assert rep["wrote"] is False and [s["name"] for s in rep["skipped"]] == ["broken.pdf"]
+
+
+@pytest.mark.parametrize("content", ["../../etc", "/tmp", "gen-1/../../x", "gen-", "gen-12a", "current", "gen-1\0"])
+def test_current_is_read_only_as_a_generation_name(tmp_path, content):
+    (tmp_path / "CURRENT").write_text(content + "\n", encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="not a generation name"):
+        current_name(tmp_path)
+    (tmp_path / "CURRENT").write_text("gen-000012\n", encoding="utf-8")
+    assert current_name(tmp_path) == "gen-000012"
+
+
+@pytest.mark.slow
+def test_a_path_in_current_is_one_line_error_and_rebuild_repairs_it(notes):
+    w = notes
+    run_index(w)
+    (w["index"] / "CURRENT").write_text("../../etc\n", encoding="utf-8")
+    for cmd in (["ask", "--llm", "extractive", "anything"], ["status"], ["index"]):
+        p = wpqa("--config", str(w["cfg"]), "--corpus", str(w["corpus"]), "--index-dir", str(w["index"]), *cmd,
+                 check=False)
+        assert p.returncode == 1 and "Traceback" not in p.stderr, (cmd, p.stderr)
+        assert "CURRENT" in p.stderr and "wpqa index --rebuild" in p.stderr, (cmd, p.stderr)
+    rep = run_index(w, "--rebuild")
+    assert rep["wrote"] and current_name(w["index"]) == rep["generation"]
+    assert ask_json(w, "Which initiative shapes privacy rules in APEC?")["contexts"][0]["doc"] == "note.md"
 
 
 def test_retrieval_finds_passages_across_languages(work):

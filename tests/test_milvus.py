@@ -5,30 +5,28 @@ runs once per vector store through the same body (tests/incremental.py); then th
 agree: the same chunks, the same embedding counts, the same contexts and eval scores."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from index.milvus import JOURNAL, MilvusStore
+from index.build import build_index
+from index.milvus import MilvusStore, generation_collection
 from index.store import current_name, open_generation, read_manifest
+from index.vectors import LANGS
+from wpqa.wiring import Ctx
 from wpqa.settings import ConfigError, load_settings
 from tests.helpers import wpqa, wpqa_json, write_config
 from tests.incremental import NOTE, ZH_NOTE, args, ask_json, check_store, chunk_ids, incremental_pipeline, make_work, \
     run_index, vector_store_config
 
-BACKENDS = ["faiss", "milvus"]
-RESULTS: dict[str, dict] = {}
 
-
-@pytest.mark.parametrize("store", BACKENDS)
-def test_incremental_pipeline(tmp_path, store):
-    RESULTS[store] = incremental_pipeline(make_work(tmp_path, store))
-
-
-def test_backends_agree():
-    if set(RESULTS) != set(BACKENDS):
-        pytest.skip("needs both runs of test_incremental_pipeline (run the whole file)")
-    f, m = RESULTS["faiss"], RESULTS["milvus"]
+@pytest.mark.slow
+def test_backends_agree(tmp_path):
+    """The whole pipeline once on FAISS and once on Milvus Lite: the same chunks, the same embedding
+    counts, the same contexts and eval scores."""
+    f = incremental_pipeline(make_work(tmp_path / "faiss", "faiss"))
+    m = incremental_pipeline(make_work(tmp_path / "milvus", "milvus"))
     assert f["ids"] == m["ids"]
     assert f["embedded"] == m["embedded"]
     for key in ("ask", "ask_after_rebuild"):
@@ -54,76 +52,146 @@ def small(tmp_path: Path) -> dict:
     return {"tmp": tmp_path, "corpus": corpus, "index": tmp_path / "index", "cfg": cfg, "store": "milvus"}
 
 
-def milvus_ids(w: dict) -> set[str]:
+def collections(w: dict) -> set[str]:
+    """The Milvus collections of this index's configured collection name."""
     m = read_manifest(w["index"])["milvus"]
     store = MilvusStore(m["uri"], m["collection"])
     try:
-        return store.ids()
+        return {c for c in store.collections() if c.startswith(m["collection"] + "__")}
     finally:
         store.close()
 
 
-def test_killed_between_upsert_and_publish(small):
-    """The old generation stays live and ignores the new ids; the next run removes them, then
-    completes the update."""
+def own_collections(w: dict) -> set[str]:
+    """The collections of the generations on disk."""
+    base = read_manifest(w["index"])["milvus"]["collection"]
+    return {generation_collection(base, p.name) for p in w["index"].glob("gen-*")}
+
+
+def add_note(w: dict, name: str, text: str = "The Osaka Track on data free flow with trust.") -> None:
+    (w["corpus"] / name).write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_killed_after_the_new_collection_is_written(small):
+    """Killed once the new generation's collection is complete but before the publish: the old
+    generation stays live with its own collection, whole; the next run replaces the leftover."""
     w = small
     run_index(w)
     before = check_store(w)
-    (w["corpus"] / "third.md").write_text("# Third\n\nThe Osaka Track on data free flow with trust.\n", encoding="utf-8")
     gen_before = current_name(w["index"])
-    p = run_index(w, env={"WPQA_FAILPOINT": "after-milvus-upsert"}, check=False)
+    add_note(w, "third.md")
+    p = run_index(w, env={"WPQA_FAILPOINT": "after-vectors-written"}, check=False)
     assert p.returncode == -9, p.stderr
-    assert current_name(w["index"]) == gen_before and chunk_ids(w) == before
-    assert (w["index"] / JOURNAL).exists()
-    orphans = milvus_ids(w) - before
-    assert orphans  # third.md is in Milvus, unknown to the live generation
-    with open_generation(w["index"]) as gen:
-        row = next(i for i, c in enumerate(gen.chunks) if c.doc == "note.md")
-        hits = gen.dense.search(gen.vectors[row], "en", 10)
-        assert hits and all(0 <= r < len(gen.chunks) for r, _ in hits)  # unknown ids ignored
-        assert len(hits) == sum(c.lang == "en" for c in gen.chunks)
+    assert current_name(w["index"]) == gen_before and check_store(w) == before
+    assert len(collections(w)) == 2  # the live one and the unpublished one
     rec = ask_json(w, "Which initiative shapes privacy rules in APEC?")
     assert "note.md" in {c["doc"] for c in rec["contexts"]} and "third.md" not in {c["doc"] for c in rec["contexts"]}
     rep = run_index(w)
     assert rep["added"] == ["third.md"] and rep["embedded"] == 0  # embedded before the kill: in the cache
     assert check_store(w) == chunk_ids(w) == before | chunk_ids(w, "third.md")
+    assert collections(w) == own_collections(w)
 
 
-def test_killed_between_publish_and_delete(small):
-    """The new generation is live with stale ids still in Milvus; the next run, with nothing to
-    index, deletes them without embedding anything."""
+@pytest.mark.slow
+def test_killed_before_retiring_old_collections(small):
+    """Killed between the publish and the dropping of retired collections: the new generation is
+    live and whole; the next build drops what the killed one left."""
     w = small
     run_index(w)
-    note_ids = chunk_ids(w, "note.md")
-    (w["corpus"] / "note.md").unlink()
-    p = run_index(w, env={"WPQA_FAILPOINT": "before-milvus-delete"}, check=False)
+    add_note(w, "second.md")
+    run_index(w)
+    assert collections(w) == own_collections(w) and len(collections(w)) == 2  # the previous one stays for readers
+    add_note(w, "third.md")
+    p = run_index(w, env={"WPQA_FAILPOINT": "before-retire"}, check=False)
     assert p.returncode == -9, p.stderr
-    assert chunk_ids(w, "note.md") == set()  # published
-    assert note_ids <= milvus_ids(w)
+    assert chunk_ids(w, "third.md") and check_store(w, alias=False) == chunk_ids(w)  # published, whole
+    m = read_manifest(w["index"])["milvus"]
+    store = MilvusStore(m["uri"], m["collection"])
+    try:  # the alias still names the previous generation's collection until the next build
+        assert store.alias_target(m["collection"]) != m["generation_collection"]
+    finally:
+        store.close()
+    assert len(collections(w)) == 3 and len(own_collections(w)) == 2  # gen-1's folder is gone, not its collection
+    add_note(w, "fourth.md")
     rep = run_index(w)
-    assert rep["wrote"] is False and rep["embed_calls"] == 0
-    assert rep["milvus"] == {"deleted": len(note_ids), "upserted": 0, "reconciled": True}
-    assert check_store(w) == chunk_ids(w)
+    assert len(rep["milvus"]["dropped"]) == 2 and rep["milvus"]["inserted"] == rep["chunks_total"]
+    assert collections(w) == own_collections(w)
+    check_store(w)
 
 
-def test_lost_collection_is_rebuilt_from_the_generation(small):
+@pytest.mark.slow
+def test_lost_collection_asks_for_a_rebuild_and_the_next_build_writes_a_new_one(small):
     w = small
     run_index(w)
     ids = chunk_ids(w)
-    m = read_manifest(w["index"])["milvus"]
-    store = MilvusStore(m["uri"], m["collection"])
+    store = MilvusStore(read_manifest(w["index"])["milvus"]["uri"], read_manifest(w["index"])["milvus"]["collection"])
     try:
-        store.drop()
+        store.drop_collection(read_manifest(w["index"])["milvus"]["generation_collection"])
     finally:
         store.close()
     p = wpqa(*args(w), "ask", "--llm", "extractive", "anything", check=False)
     assert p.returncode != 0 and "wpqa index --rebuild" in p.stderr and "Traceback" not in p.stderr
-    (w["corpus"] / "third.md").write_text("# Third\n\nThe Osaka Track.\n", encoding="utf-8")
+    add_note(w, "third.md", "The Osaka Track.")
     rep = run_index(w)
-    assert rep["milvus"]["reconciled"] is False and rep["embedded"] == 1
+    assert rep["embedded"] == 1 and rep["milvus"]["inserted"] == rep["chunks_total"]
     assert check_store(w) == ids | chunk_ids(w, "third.md")
 
 
+@pytest.mark.slow
+def test_reader_asks_while_a_rebuild_runs_on_milvus_lite(small):
+    """Milvus Lite serves one process per file, so the reader is a thread of the process that runs
+    `--rebuild` (a real build, the real model). It reads all the time; at the moment the new
+    collection is complete and not yet published, it still gets the old generation, whole."""
+    w = small
+    run_index(w)
+    gen_before = current_name(w["index"])
+    ctx = Ctx(w["cfg"], w["corpus"], w["index"])
+    query = ctx.embeddings().queries(["Which initiative shapes privacy rules in APEC?"])[0]
+    seen: list[str] = []
+    errors: list[str] = []
+
+    def read_once() -> str:
+        with open_generation(w["index"]) as gen:
+            for lang in LANGS:
+                assert gen.dense.count(lang) == sum(c.lang == lang for c in gen.chunks), lang
+            hits = gen.dense.search(query, "en", 10)
+            assert len(hits) == sum(c.lang == "en" for c in gen.chunks) and gen.chunks[hits[0][0]].doc == "note.md"
+            seen.append(gen.folder.name)
+            return gen.folder.name
+
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                read_once()
+            except Exception as e:  # noqa: BLE001 - collected and reported below
+                errors.append(repr(e))
+            stop.wait(0.05)
+
+    at_publish: list[str] = []
+
+    def events(kind: str, **kw) -> None:
+        if kind == "vectors-written":  # the new collection is whole, CURRENT still names the old generation
+            at_publish.append(read_once())
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        s = ctx.settings
+        rep = build_index(s.corpus, s.index_dir, ctx.build_settings(), ctx.embeddings, rebuild=True, events=events)
+    finally:
+        stop.set()
+        t.join(60)
+    assert not errors, errors[:3]
+    assert at_publish == [gen_before] and rep.generation != gen_before
+    assert rep.milvus["inserted"] == rep.chunks_total and rep.embedded == 0
+    assert read_once() == rep.generation and gen_before in seen
+    assert collections(w) == own_collections(w)
+
+
+@pytest.mark.slow
 def test_switching_vector_store_asks_for_rebuild(small):
     w = small
     write_config(w["cfg"], vector_store_config("faiss"))
@@ -133,7 +201,7 @@ def test_switching_vector_store_asks_for_rebuild(small):
         p = wpqa(*args(w), *cmd, check=False)
         assert p.returncode != 0 and "vector store" in p.stderr and "wpqa index --rebuild" in p.stderr, p.stderr
     rep = run_index(w, "--rebuild")
-    assert rep["wrote"] and rep["embedded"] == 0 and rep["milvus"]["upserted"] == rep["chunks_total"]
+    assert rep["wrote"] and rep["embedded"] == 0 and rep["milvus"]["inserted"] == rep["chunks_total"]
     st = wpqa_json(*args(w), "status", "--json")
     assert st["vector_store"] == "milvus" and st["milvus"]["uri"] == str((w["tmp"] / "milvus" / "wpqa.db").resolve())
     assert not any(w["index"].glob(f"{current_name(w['index'])}/faiss-*"))
@@ -164,6 +232,7 @@ def test_milvus_settings(tmp_path):
             load_settings(cfg)
 
 
+@pytest.mark.slow
 def test_reader_and_writer_take_turns_on_milvus_lite(small):
     """`wpqa ask` after `wpqa index` in separate processes, and a reader in this process that
     closes its generation lets the next writer in."""
