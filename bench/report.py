@@ -408,7 +408,10 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
             w("")
         w("")
     notes(w, qd, qe, cold, e2e)
-    out_md.write_text("\n".join(L) + "\n", encoding="utf-8")
+    from .answers_report import kept_section
+
+    answers = kept_section(out_md) if out_md.exists() else ""  # written by bench.answers, kept as it is
+    out_md.write_text("\n".join(L) + "\n" + (f"\n{answers}\n" if answers else ""), encoding="utf-8")
     plots(results, q, gr)
     return out_md
 
