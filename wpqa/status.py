@@ -7,13 +7,14 @@ manifest that lacks a field status needs is a damaged index, said in one line.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from common.errors import WpqaError
-from index.store import current_name
+from index.generation import current_name
 
 
 class _Embedding(BaseModel):
@@ -39,14 +40,15 @@ class _Manifest(BaseModel):
 
 
 def tree_size(path: Path) -> int:
-    """Bytes under `path`; files removed while walking (an old generation being dropped) count 0."""
+    """Bytes under `path`; files and folders removed while walking (an old generation being
+    dropped) count 0 (os.walk skips a folder it can no longer list)."""
     total = 0
-    for p in path.rglob("*"):
-        try:
-            if p.is_file():
-                total += p.stat().st_size
-        except FileNotFoundError:
-            continue
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
     return total
 
 
@@ -80,6 +82,8 @@ def read_status(index_dir: Path, attempts: int = 5) -> dict:
             why = f"missing '{field}'" if first["type"] == "missing" else f"'{field}': {first['msg']}"
             raise _damaged(index_dir, name, why) from None
         size = tree_size(index_dir / name)
+        if not (index_dir / name / "manifest.json").exists() and attempt < attempts - 1:
+            continue  # removed while it was being sized: read the generation CURRENT names now
         cache = index_dir / "cache"
         return {
             "index_dir": str(index_dir),
