@@ -228,6 +228,24 @@ def test_a_resumed_batch_asks_failed_questions_again(small, tmp_path):
     assert out.read_text(encoding="utf-8").splitlines() == lines
 
 
+def test_open_journal_keeps_one_good_record_per_question(tmp_path):
+    from wpqa.batch import open_journal, read_records
+
+    j = tmp_path / "answers.jsonl"
+    good = [{"id": "a", "answer": "A1"}, {"id": "b", "answer": "", "error": "LLMError: down"},
+            {"id": "c", "answer": "C1"}, {"id": "a", "answer": "A2"}]
+    j.write_text("".join(json.dumps(r) + "\n" for r in good) + '{"id": "d", "answ', encoding="utf-8")
+    assert done_ids(j) == {"a", "c"}
+    open_journal(j)  # drops the error record, the earlier "a" and the torn last line
+    assert [json.loads(x) for x in j.read_text(encoding="utf-8").splitlines()] == \
+        [{"id": "a", "answer": "A2"}, {"id": "c", "answer": "C1"}]
+    inode = j.stat().st_ino
+    open_journal(j)  # nothing to drop: the file is left as it is
+    assert j.stat().st_ino == inode
+    assert [r["answer"] for r in read_records(j)] == ["A2", "C1"]
+    assert not list(tmp_path.glob(".answers.jsonl.*"))  # no temporary file left
+
+
 def read_csv(path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -248,15 +266,16 @@ def test_a_resumed_csv_batch_has_one_row_per_question(small, tmp_path):
 
 
 def test_wpqa_error_is_the_base_of_every_error_raised_on_purpose():
+    """Every exception class wpqa defines, in every module of its packages, is a WpqaError."""
     import importlib
+    import pkgutil
 
-    modules = ["common.errors", "index.embeddings", "index.store", "index.build", "ingest.model", "llm.errors",
-               "wpqa.batch", "wpqa.evaluate", "wpqa.settings"]
     found = []
-    for name in modules:
-        mod = importlib.import_module(name)
-        for obj in vars(mod).values():
-            if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == name:
-                assert issubclass(obj, WpqaError), f"{name}.{obj.__name__}"
-                found.append(obj.__name__)
-    assert {"IngestError", "EmbeddingError", "LLMError", "ConfigError", "OutputError"} <= set(found), found
+    for pkg in ("common", "ingest", "index", "qa", "llm", "wpqa"):
+        for info in pkgutil.walk_packages(importlib.import_module(pkg).__path__, prefix=pkg + "."):
+            mod = importlib.import_module(info.name)
+            for obj in vars(mod).values():
+                if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == info.name:
+                    assert issubclass(obj, WpqaError), f"{info.name}.{obj.__name__}"
+                    found.append(obj.__name__)
+    assert {"IngestError", "EmbeddingError", "LLMError", "ConfigError", "OutputError", "EvalFormatError"} <= set(found)
