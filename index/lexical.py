@@ -6,9 +6,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from ingest.text import tokenize
-
-from .vectors import LANGS
+from ingest.text import LANGS, tokenize
 
 
 class LexicalIndex:

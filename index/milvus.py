@@ -39,15 +39,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import IndexBusy, IndexError_
-from .vectors import LANGS
+from ingest.text import LANGS
+
+from .errors import IndexBusy, IndexStoreError
 
 ID_FIELD, DOC_FIELD, LANG_FIELD, VEC_FIELD = "chunk_id", "doc", "lang", "vector"
 BATCH = 256
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 32, 80, 128  # the same as FaissVectors
 
 
-class MilvusError(IndexError_):
+class MilvusError(IndexStoreError):
     pass
 
 
@@ -180,9 +181,6 @@ class MilvusStore:
                         pass
 
     # ---------------------------------------------------------------- collection
-    def exists(self) -> bool:
-        return bool(self.client.has_collection(self.collection))
-
     def collections(self) -> list[str]:
         return list(self.client.list_collections())
 
@@ -221,11 +219,6 @@ class MilvusStore:
         else:
             ip.add_index(VEC_FIELD, index_type="FLAT", metric_type="COSINE")
         c.create_collection(self.collection, schema=schema, index_params=ip, consistency_level="Strong")
-
-    def drop(self) -> None:
-        if self.client.has_collection(self.collection):
-            self.client.drop_collection(self.collection)
-        self._loaded = False
 
     def _require(self) -> None:
         """The collection exists and is loaded (a server or Milvus Lite reopened keeps it released)."""
@@ -335,10 +328,10 @@ class MilvusWriter:
 
     def manifest_entry(self, generation: str) -> dict:
         """What the generation's manifest records: the configured target and its own collection."""
-        return {**milvus_target(self.conf), "token_env": self.conf.get("token_env", ""),
-                "generation_collection": generation_collection(self.base, generation)}
+        return {"milvus": {**milvus_target(self.conf), "token_env": self.conf.get("token_env", ""),
+                           "generation_collection": generation_collection(self.base, generation)}}
 
-    def write(self, generation: str, chunks, vectors: np.ndarray, kind: str) -> None:
+    def write(self, folder: Path, generation: str, chunks, vectors: np.ndarray, kind: str) -> None:
         """Create `generation`'s collection (dropping a leftover of a killed build of the same name)
         and insert every chunk; check the count before the generation may be published."""
         name = generation_collection(self.base, generation)

@@ -1,17 +1,26 @@
-"""Dense vector search per language with FAISS (exact inner product, or HNSW when large)."""
+"""The vector store interface and the factory that picks a store (FAISS files or Milvus).
+
+The generation layer only talks to these two small interfaces; it never imports a store:
+
+- `VectorSearch`, what a reader needs: nearest rows of one language, row counts;
+- `VectorWriter`, what a build needs: write a generation's vectors, name where they live in the
+  manifest, and after the publish let go of generations that no longer exist.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import faiss
 import numpy as np
 
-from ingest.text import LANGS  # noqa: F401 - re-exported: index code imports it from here
+from .defaults import HNSW_EF_SEARCH
+
+if TYPE_CHECKING:
+    from ingest.model import Chunk
 
 
 class VectorSearch(Protocol):
-    """What the retriever needs from a vector store (FaissVectors here, MilvusVectors in index/milvus.py)."""
+    """What the retriever needs from a vector store (FaissVectors, MilvusVectors)."""
 
     def search(self, query: np.ndarray, lang: str, k: int) -> list[tuple[int, float]]:
         """The k rows of language `lang` nearest to the normalised `query`, as (generation row, cosine)."""
@@ -20,65 +29,60 @@ class VectorSearch(Protocol):
     def count(self, lang: str) -> int:
         ...
 
+    def close(self) -> None:
+        """Let go of any connection (Milvus Lite's file lock); FAISS holds none."""
+        ...
 
-class FaissVectors:
-    """One FAISS index per language over L2-normalised vectors (inner product = cosine).
 
-    Rows are global chunk rows of the generation's chunk store; each language keeps the
-    map from its local ids to those rows.
-    """
+class VectorWriter(Protocol):
+    """How a build stores a generation's vectors."""
 
-    def __init__(self, indexes: dict[str, faiss.Index], rows: dict[str, np.ndarray]):
-        self.indexes = indexes
-        self.rows = rows
+    def manifest_entry(self, generation: str) -> dict:
+        """Keys the generation's manifest records about where its vectors live."""
+        ...
 
-    @classmethod
-    def build(cls, vectors: np.ndarray, langs: list[str], kind: str = "flat", hnsw_m: int = 32,
-              ef_construction: int = 80, ef_search: int = 128) -> "FaissVectors":
-        dim = vectors.shape[1] if vectors.ndim == 2 else 0
-        indexes, rows = {}, {}
-        lang_arr = np.asarray(langs)
-        for lang in LANGS:
-            sel = np.nonzero(lang_arr == lang)[0].astype(np.int64) if len(langs) else np.zeros(0, np.int64)
-            if kind == "hnsw":
-                idx = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-                idx.hnsw.efConstruction = ef_construction
-                idx.hnsw.efSearch = ef_search
-            else:
-                idx = faiss.IndexFlatIP(dim)
-            if len(sel):
-                idx.add(np.ascontiguousarray(vectors[sel], dtype=np.float32))
-            indexes[lang] = idx
-            rows[lang] = sel
-        return cls(indexes, rows)
+    def write(self, folder: Path, generation: str, chunks: list["Chunk"], vectors: np.ndarray, kind: str) -> None:
+        """Store the vectors of generation `generation` (written into `folder`, not yet live)."""
+        ...
 
-    def save(self, folder: Path) -> None:
-        for lang in LANGS:
-            faiss.write_index(self.indexes[lang], str(folder / f"faiss-{lang}.index"))
-            np.save(folder / f"rows-{lang}.npy", self.rows[lang], allow_pickle=False)
+    def after_publish(self, live: str, generations: set[str]) -> None:
+        """After generation `live` is published: drop what belongs to generations other than
+        `generations` (those on disk)."""
+        ...
 
-    @classmethod
-    def load(cls, folder: Path, ef_search: int = 128) -> "FaissVectors":
-        indexes, rows = {}, {}
-        for lang in LANGS:
-            idx = faiss.read_index(str(folder / f"faiss-{lang}.index"))
-            if hasattr(idx, "hnsw"):
-                idx.hnsw.efSearch = ef_search
-            indexes[lang] = idx
-            rows[lang] = np.load(folder / f"rows-{lang}.npy", allow_pickle=False)
-        return cls(indexes, rows)
+    def close(self) -> None:
+        ...
 
-    def count(self, lang: str) -> int:
-        return int(self.indexes[lang].ntotal)
 
-    def search(self, query: np.ndarray, lang: str, k: int) -> list[tuple[int, float]]:
-        idx = self.indexes[lang]
-        if idx.ntotal == 0 or k <= 0:
-            return []
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = idx.search(q, min(k, idx.ntotal))
-        return [(int(self.rows[lang][i]), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+def open_vectors(folder: Path, manifest: dict, chunk_ids: list[str], ef_search: int = HNSW_EF_SEARCH,
+                 token_env: str | None = None) -> VectorSearch:
+    """The search side of the vector store the generation in `folder` was written to."""
+    if manifest.get("vector_store", "faiss") == "milvus":
+        from .milvus import MilvusVectors  # connects on the first search, not here
 
-    def scores_for(self, query: np.ndarray, lang: str, rows: list[int], vectors: np.ndarray) -> list[float]:
-        """Exact cosine of given rows (used to rescore candidates found by other lists)."""
-        return (vectors[rows] @ query.astype(np.float32)).tolist()
+        return MilvusVectors.from_manifest(manifest, chunk_ids, token_env, ef_search)
+    from .faiss_vectors import FaissVectors
+
+    return FaissVectors.load(folder, ef_search=ef_search)
+
+
+def vector_writer(store: str, milvus: dict | None = None) -> VectorWriter:
+    """The writer for `index.vector_store` ("faiss" or "milvus" with its `[index.milvus]` settings)."""
+    if store == "milvus":
+        from .milvus import MilvusWriter
+
+        return MilvusWriter(milvus or {})
+    if store != "faiss":
+        raise ValueError(f"index.vector_store must be faiss or milvus, not {store!r}")
+    from .faiss_vectors import FaissWriter
+
+    return FaissWriter()
+
+
+def store_identity(store: str, milvus: dict | None) -> dict:
+    """What the manifest must match for this vector store (never the Milvus token, only its variable)."""
+    ident: dict = {"vector_store": store}
+    if store == "milvus":
+        m = milvus or {}
+        ident["milvus"] = {"uri": str(m["uri"]), "collection": str(m["collection"]), "token_env": m.get("token_env", "")}
+    return ident

@@ -21,8 +21,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from index.embeddings import CountingEmbeddings
-from index.store import Generation
-from index.vectors import LANGS
+from index.generation import Generation
+from ingest.text import LANGS
 from ingest.model import Chunk
 from ingest.text import count_tokens, detect_lang
 

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from index.store import open_generation
+from index.generation import open_generation
 from tests.helpers import CORPUS, load_eval, wpqa, wpqa_json, write_config
 
 ITU = "ITU Contribution - Global Consensus on Digital Governance.pdf"

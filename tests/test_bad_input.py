@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.store import open_generation
+from index.generation import open_generation
 from ingest.loaders import ENCRYPTED, NO_TEXT_LAYER
 from wpqa.batch import read_questions
 from tests.helpers import OTHERS, SMALL_CORPUS, Reader, wpqa, wpqa_json, write_config

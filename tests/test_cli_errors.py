@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from common.errors import WpqaError
-from index.store import current_name, publish
+from index.generation import current_name, publish
 from tests.helpers import OTHERS, SMALL_CORPUS, wpqa, wpqa_json, write_config
 from wpqa.batch import done_ids
 from wpqa.status import read_status

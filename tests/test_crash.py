@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import current_name, open_generation
+from index.generation import current_name, open_generation
 from qa.retrieve import FusionParams, HybridSearcher
 from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, Reader, wpqa, wpqa_json, write_config
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.store import IndexBusy, IndexDamaged, IndexLock, current_name, open_generation, read_manifest
+from index.errors import IndexBusy, IndexDamaged
+from index.generation import current_name, open_generation, read_manifest
+from index.lock import IndexLock
 from tests.helpers import CORPUS, wpqa, wpqa_json, write_config
 from tests.pdfgen import make_pdf
 
@@ -213,7 +215,7 @@ def test_auto_vector_index_switches_on_the_largest_language_partition(tmp_path):
     """Each language is its own FAISS index, so "auto" compares one partition with hnsw_above;
     the built index is then really HNSW, searched with the configured efSearch."""
     from index.build import BuildSettings
-    from index.vectors import FaissVectors
+    from index.faiss_vectors import FaissVectors
     from ingest.model import ChunkSettings
 
     s = BuildSettings(embedding={}, chunking=ChunkSettings(), vector_index="auto", hnsw_above=100)

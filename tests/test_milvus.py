@@ -12,8 +12,8 @@ import pytest
 
 from index.build import build_index
 from index.milvus import MilvusStore, generation_collection
-from index.store import current_name, open_generation, read_manifest
-from index.vectors import LANGS
+from index.generation import current_name, open_generation, read_manifest
+from ingest.text import LANGS
 from wpqa.wiring import Ctx
 from wpqa.settings import ConfigError, load_settings
 from tests.helpers import wpqa, wpqa_json, write_config
@@ -81,7 +81,7 @@ def test_killed_after_the_new_collection_is_written(small):
     before = check_store(w)
     gen_before = current_name(w["index"])
     add_note(w, "third.md")
-    p = run_index(w, env={"WPQA_FAILPOINT": "after-vectors-written"}, check=False)
+    p = run_index(w, env={"WPQA_FAILPOINT": "after-write"}, check=False)
     assert p.returncode == -9, p.stderr
     assert current_name(w["index"]) == gen_before and check_store(w) == before
     assert len(collections(w)) == 2  # the live one and the unpublished one

@@ -173,7 +173,7 @@ def test_zscore_statistics_are_exact_over_each_language_partition(corpus_index):
     covariance, equal the direct computation (for chunk vectors and for random unit vectors)."""
     import numpy as np
 
-    from index.store import open_generation
+    from index.generation import open_generation
     from qa.retrieve import HybridSearcher
 
     with open_generation(corpus_index["index"]) as gen:

@@ -46,7 +46,7 @@ class Ctx:
     def generation(self):
         if self._gen is None:
             from index.build import expected_identity
-            from index.store import open_generation
+            from index.generation import open_generation
 
             self._gen = open_generation(self.settings.index_dir, expected_identity(self.build_settings()),
                                         ef_search=self.settings.index.hnsw_ef_search)
