@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 # the project's evaluation set over corpus/ (eval/README.md); another set in the same format via
-# WPQA_EVAL_SET (tests that assert figures of the project set skip on another one)
+# WPQA_EVAL_SET (tests that assert the project set's own figures check only counts on another one)
 PROJECT_EVAL = ROOT / "eval" / "questions.jsonl"
 EVAL = Path(os.environ.get("WPQA_EVAL_SET") or PROJECT_EVAL).resolve()
 
