@@ -1,19 +1,20 @@
 """Evidence selection: the best sentences of the retrieved chunks, each with its citation.
 
-A small model reads about 60 prompt tokens a second here, so the prompt carries a few sharp
-passages (a sentence or two around the best match in each of the top chunks) instead of whole
-chunks.
+The bundled model reads about 45 prompt tokens a second here, so the prompt carries a few sharp
+passages (the best-matching sentence of each of the top chunks, with whole neighbouring
+sentences while they fit) instead of whole chunks. Passages are whole sentences of the chunk's
+body: never cut with `…`, never holding a heading (the heading is the citation's label).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ingest.chunking import split_sentences as split_spans
 from ingest.text import tokenize
 
 from .retrieve import Hit
-
-_SENT_END = re.compile(r"(?<=[。！？；!?])|(?<=[.;])\s+(?=[A-Z“\"(\[])")
+from .sentences import Sentence, body_sentences, join_sentences, overlap
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Evidence:
     quote: str  # the passage given to the model, copied from the chunk
     score: float  # retrieval score of the chunk
     anchor: str = ""  # the quote's best-matching sentence: the citation gives its page
+    sentences: list[Sentence] = field(default_factory=list)  # the chunk's body sentences, whole
 
     @property
     def doc(self) -> str:
@@ -35,7 +37,7 @@ class Evidence:
     @property
     def page(self) -> int:
         """The page of the quote's best-matching sentence (a chunk may run over page breaks)."""
-        return quote_page(self.hit.chunk, self.anchor or self.quote)
+        return quote_page(self.hit.chunk, self.anchor or self.quote, self.sentences)
 
     @property
     def lang(self) -> str:
@@ -46,90 +48,73 @@ class Evidence:
         return {"n": self.n, "doc": c.doc, "section": c.section, "page": self.page, "chunk_id": c.id, "quote": self.quote}
 
 
-def quote_page(chunk, quote: str) -> int:
+def quote_page(chunk, quote: str, sentences: list[Sentence] | None = None) -> int:
     """The page where `quote` starts in the chunk; the chunk's first page if it is not found.
-    A quote is whole sentences of the chunk joined, so the quote itself, else its first sentence,
-    is a substring of the chunk text."""
+    A quote is whole sentences of the chunk, so its first sentence is found in the chunk text
+    (whitespace aside)."""
     if not chunk.page_breaks:
         return chunk.page
-    q = quote.rstrip("…").strip()
-    for probe in (q, (split_sentences(q) or [""])[0]):
-        at = chunk.text.find(probe) if probe else -1
-        if at >= 0:
-            return chunk.page_at(at)
-    return chunk.page
+    sents = sentences if sentences is not None else body_sentences(chunk)
+    first = (split_sentences(quote) or [quote])[0]
+    for s in sents:
+        if s.text == first or s.text.startswith(first) or first.startswith(s.text):
+            return chunk.page_at(s.start)
+    at = chunk.text.find(first)
+    return chunk.page_at(at) if at >= 0 else chunk.page
 
 
 def split_sentences(text: str) -> list[str]:
-    parts: list[str] = []
-    for line in text.split("\n"):
-        for s in _SENT_END.split(line):
-            if s and s.strip():
-                parts.append(s.strip())
-    return parts
+    """Sentences of a quote or answer text (the index's own splitter)."""
+    return [text[a:b] for a, b in split_spans(text)]
 
 
-def _overlap(q_tokens: set[str], sentence: str) -> float:
-    toks = set(tokenize(sentence, stopwords=True))
-    if not toks or not q_tokens:
-        return 0.0
-    shared = q_tokens & toks
-    # longer shared tokens (names, numbers, multi-character words) weigh more
-    return sum(min(len(t), 4) for t in shared) / (sum(min(len(t), 4) for t in q_tokens) + 1e-6)
-
-
-def best_passage(chunk_text: str, query_tokens: set[str], max_chars: int) -> tuple[str, str]:
-    """The best-matching sentence of a chunk, widened with its neighbours up to max_chars; and
-    that sentence itself (the anchor the citation's page is taken from)."""
-    sents = split_sentences(chunk_text)
+def best_passage(sentences: list[Sentence], query_tokens: set[str], max_chars: int) -> tuple[str, str]:
+    """The chunk's best-matching body sentence, whole, widened with whole neighbouring sentences
+    while they fit in max_chars; and that sentence itself (the anchor of the citation's page).
+    Headings never enter a passage and nothing is cut: a long best sentence is kept whole."""
+    sents = [s.text for s in sentences]
     if not sents:
-        return chunk_text[:max_chars], ""
-    scores = [_overlap(query_tokens, s) for s in sents]
+        return "", ""
+    scores = [overlap(query_tokens, s) for s in sents]
     i = max(range(len(sents)), key=lambda j: (scores[j], -j))
     lo, hi = i, i + 1
-    text = sents[i]
+    size = len(sents[i])
     while True:  # widen towards the better-matching neighbour while it fits
         options = []
-        if hi < len(sents) and len(text) + len(sents[hi]) <= max_chars:
+        if hi < len(sents) and size + len(sents[hi]) <= max_chars:
             options.append((scores[hi], 1, "after"))
-        if lo > 0 and len(text) + len(sents[lo - 1]) <= max_chars:
+        if lo > 0 and size + len(sents[lo - 1]) <= max_chars:
             options.append((scores[lo - 1], 0, "before"))
         if not options:
             break
         side = max(options)[2]
         if side == "after":
-            text, hi = _join(text, sents[hi]), hi + 1
+            size, hi = size + len(sents[hi]), hi + 1
         else:
-            text, lo = _join(sents[lo - 1], text), lo - 1
-    if len(text) > max_chars:
-        text = text[:max_chars].rstrip() + "…"
-    return text, sents[i]
-
-
-def _join(a: str, b: str) -> str:
-    if a and b and (ord(a[-1]) > 0x2E80 or ord(b[0]) > 0x2E80):
-        return a + b
-    return f"{a} {b}"
+            size, lo = size + len(sents[lo - 1]), lo - 1
+    return join_sentences(sents[lo:hi]), sents[i]
 
 
 def select_evidence(hits: list[Hit], question: str, translation: str | None, max_evidence: int,
-                    max_chars: int) -> list[Evidence]:
-    q_tokens = set(tokenize(question, stopwords=True)) | (set(tokenize(translation, stopwords=True)) if translation else set())
+                    max_chars: int, titles: dict[str, list[str]] | None = None) -> list[Evidence]:
+    """The best passage of each of the first hits that has body text; `titles`: every section
+    title of each document, so a heading restated inside a body is recognised."""
+    q_tokens = question_tokens(question, translation)
     out: list[Evidence] = []
-    for h in hits[:max_evidence]:
+    for h in hits:
+        if len(out) == max_evidence:
+            break
         # a Chinese character costs the model about as much as three English letters
         limit = max_chars // 2 if h.chunk.lang == "zh" else max_chars
-        quote, anchor = best_passage(_body(h.chunk), q_tokens, limit)
-        out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor))
+        sents = body_sentences(h.chunk, (titles or {}).get(h.chunk.doc))
+        quote, anchor = best_passage(sents, q_tokens, limit)
+        if quote:  # a chunk of nothing but headings (a contents page) gives no passage
+            out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor, sentences=sents))
     return out
 
 
-def _body(chunk) -> str:
-    """The chunk without its leading title line (the title travels in the citation)."""
-    title = chunk.section_path[-1] if chunk.section_path else ""
-    if title and chunk.text.startswith(title) and len(chunk.text) > len(title) + 1:
-        return chunk.text[len(title) + 1:]
-    return chunk.text
+def question_tokens(question: str, translation: str | None) -> set[str]:
+    return set(tokenize(question, stopwords=True)) | (set(tokenize(translation, stopwords=True)) if translation else set())
 
 
 _QUOTED = re.compile(r"《([^》]{2,40})》|“([^”]{2,40})”|\"([^\"]{2,40})\"")

@@ -1,16 +1,19 @@
-"""The question-answering chain as LCEL runnables: retrieve -> evidence -> answer -> check.
+"""The question-answering pipeline: the typed LCEL chain of `qa.chain`, wired to wpqa's parts.
 
-Each step takes and returns a plain dict (the chain's state), so steps stay small and any of
-them can be run or tested on its own; `QAPipeline.ask` runs the whole chain and returns the
-batch record of DEVELOPERS.md.
+    chain = retrieve | ground | answer          (RunnableLambdas over typed dataclasses)
+
+`retrieve` goes through `WpqaRetriever` (a LangChain retriever); `ground` picks the evidence,
+decides abstention (weak retrieval, a quoted title the corpus does not hold) and answers
+structure questions from the heading tree; `answer` is a generator: the checked source quotes
+first, then the lead as the model writes it, then the checked record. `QAPipeline.ask` returns
+the batch record; `QAPipeline.stream` yields the chain's events for the CLI and the chat.
 """
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from langchain_core.runnables import RunnableLambda
 
@@ -18,18 +21,15 @@ from index.embeddings import CountingEmbeddings
 from ingest.text import detect_lang
 
 from . import defaults as D
-from .answer import (
-    ABSTAIN_TEXT,
-    CitationChecker,
-    build_messages,
-    check_model_answer,
-    extractive_answer,
-    generate,
-    is_not_found,
-    source_quotes,
-)
-from .evidence import missing_titles, select_evidence
-from .retrieve import HybridSearcher
+from . import defaults as D
+from .answer import ABSTAIN_TEXT, generate
+from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
+from .compose import Composer
+from .evidence import Evidence, select_evidence
+from .lead import pick_sentences
+from .retrieve import HybridSearcher, WpqaRetriever, document_to_hit
+from .structure import find_outline, parse as parse_structure, wants_parts
+from .titles import TitleIndex
 
 LANG_LABEL = {"zh": "Chinese", "en": "English"}
 
@@ -41,10 +41,13 @@ class AnswerConfig:
     evidence_chars: int = D.EVIDENCE_CHARS
     abstain_threshold: float = D.ABSTAIN_THRESHOLD
     max_tokens: int = D.MAX_TOKENS
+    strong_margin: float = 1.0  # a NOT_FOUND above abstain_threshold + this is asked again
+    dense_pick: bool = False  # the answer sentence is chosen with e5 similarity besides shared words
+    pick_rank_weight: float = 0.2  # a lower-ranked chunk's sentences lose this much per rank
 
 
 # One worked example per direction keeps a small model translating instead of answering.
-_SHOT = {
+_TRANSLATION_EXAMPLE = {
     "en": ("白皮书如何看待数据跨境流动带来的风险？", "How does the white paper view the risks of cross-border data flows?"),
     "zh": ("Which organisations set up working groups on e-commerce?", "哪些组织设立了电子商务工作组？"),
 }
@@ -52,7 +55,7 @@ _SHOT = {
 
 def _translation(llm, messages: list[dict], target: str, max_tokens: int, one_line: bool) -> str | None:
     """The model's translation, or None when generation fails or the text comes back in another
-    language (callers then go on with the untranslated text)."""
+    language (callers flag it and go on with the untranslated text)."""
     try:
         out = generate(llm, messages, max_tokens).strip().strip('"“”')
     except Exception:  # noqa: BLE001 - a translation is always optional
@@ -71,7 +74,7 @@ class LLMTranslator:
 
     def messages(self, text: str, target: str) -> list[dict]:
         source = "Chinese" if target == "en" else "English"
-        ex_in, ex_out = _SHOT[target]
+        ex_in, ex_out = _TRANSLATION_EXAMPLE[target]
         return [
             {"role": "system", "content": f"You translate questions from {source} into {LANG_LABEL[target]}. "
                                           "Translate the question; never answer it. Output only the translation."},
@@ -88,8 +91,7 @@ class LLMTranslator:
 
 
 class PassageTranslator:
-    """A source sentence in the question's language, by the answer model (used only when the
-    model's own answer came out empty and the best sentences are in the other language)."""
+    """A source sentence in the question's language, by the answer model."""
 
     def __init__(self, llm, max_tokens: int = 200):
         self.llm = llm
@@ -109,117 +111,176 @@ class QAPipeline:
         self.searcher = searcher
         self.llm = llm
         self.cfg = config or AnswerConfig()
-        self.checker = CitationChecker(embeddings)
+        self.emb = embeddings
         self.backend_name = backend_name if llm is not None else "extractive"
+        self.retriever = WpqaRetriever(searcher=searcher, k=self.cfg.top_k)
+        self._titles: TitleIndex | None = None
+        self._headings: dict[str, list[str]] | None = None
+        self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None)
         self.chain = (RunnableLambda(self._retrieve, name="retrieve")
-                      | RunnableLambda(self._evidence, name="select_evidence")
-                      | RunnableLambda(self._answer, name="answer")
-                      | RunnableLambda(self._check, name="check_citations"))
+                      | RunnableLambda(self._ground, name="ground")
+                      | RunnableLambda(self._answer, name="answer"))
+
+    @property
+    def titles(self) -> TitleIndex:
+        if self._titles is None:
+            gen = self.searcher.gen
+            self._titles = TitleIndex(gen.chunks, gen.documents(), self.emb)
+        return self._titles
+
+    @property
+    def headings(self) -> dict[str, list[str]]:
+        """Every section title of each document (a body may restate any of them)."""
+        if self._headings is None:
+            out: dict[str, set[str]] = {}
+            for c in self.searcher.gen.chunks:
+                out.setdefault(c.doc, set()).update(c.section_path)
+            self._headings = {d: sorted(t) for d, t in out.items()}
+        return self._headings
 
     # ---------------------------------------------------------------- steps
-    def _retrieve(self, state: dict) -> dict:
+    def _retrieve(self, ask: Ask) -> Retrieved:
         t = time.perf_counter()
-        res = self.searcher.search(state["question"], k=max(self.cfg.top_k, state.get("k", 0)))
-        state["retrieval"] = res
-        state["lang"] = res.lang
-        state["timings"]["retrieve"] = (time.perf_counter() - t) * 1000
-        if "translate" in res.timings_ms:
-            state["timings"]["translate"] = res.timings_ms["translate"]
-        return state
+        docs = self.retriever.invoke(ask.question, k=max(self.cfg.top_k, ask.k))
+        hits = [document_to_hit(d) for d in docs]
+        meta = docs[0].metadata if docs else {}
+        r = Retrieved(ask, meta.get("question_lang") or detect_lang(ask.question), meta.get("translation"), hits)
+        r.timings["retrieve"] = (time.perf_counter() - t) * 1000
+        if "translate" in meta.get("timings_ms", {}):
+            r.timings["translate"] = meta["timings_ms"]["translate"]
+        if meta.get("translation_failed"):
+            r.flags.append("translation-failed")
+        return r
 
-    def _evidence(self, state: dict) -> dict:
-        res = state["retrieval"]
-        state["evidence"] = select_evidence(res.hits[: self.cfg.top_k], state["question"], res.translation,
-                                            self.cfg.max_evidence, self.cfg.evidence_chars)
-        best = res.hits[0].score if res.hits else float("-inf")
-        state["best_score"] = best
+    def _threshold(self, lang: str) -> float:
         # z-scores cannot grow past sqrt(n-1) in a partition of n chunks, so a tiny corpus gets a
         # proportionally lower bar (the configured one holds from ~35 chunks up)
-        n = max(len(self.searcher.lang_rows.get(res.lang, [])), 2)
-        threshold = min(self.cfg.abstain_threshold, 0.35 * math.sqrt(n - 1))
-        state["abstain"] = not res.hits or best < threshold
-        if state["abstain"]:
-            state["flags"].append("weak-evidence")
-        missing = missing_titles(state["question"], res.translation, [h.chunk.text for h in res.hits])
-        if missing and not state["abstain"]:
-            state["abstain"] = True
-            state["flags"].append("not-in-corpus: " + ", ".join(missing))
-        return state
+        n = max(len(self.searcher.lang_rows.get(lang, [])), 2)
+        return min(self.cfg.abstain_threshold, 0.35 * math.sqrt(n - 1))
 
-    def _answer(self, state: dict) -> dict:
+    def _ground(self, r: Retrieved) -> Grounded:
         t = time.perf_counter()
-        lang, ev = state["lang"], state["evidence"]
-        if state["abstain"]:
-            state["raw"] = ""
-        elif self.llm is None:
-            state["raw"] = extractive_answer(state["question"], lang, ev)[0]
-        else:
-            msgs = build_messages(state["question"], lang, ev)
-            state["raw"] = generate(self.llm, msgs, self.cfg.max_tokens, on_token=state.get("on_token"))
-            if is_not_found(state["raw"]):
-                state["abstain"] = True
-                state["flags"].append("model-found-no-answer")
-        state["timings"]["generate"] = (time.perf_counter() - t) * 1000
-        return state
+        q = r.ask.question
+        hits = r.hits[: self.cfg.top_k]
+        evidence = select_evidence(hits, q, r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
+                                    self.headings)
+        best = r.hits[0].score if r.hits else float("-inf")
+        g = Grounded(r, evidence, [], None, False, best, flags=list(r.flags))
+        if not r.hits or best < self._threshold(r.lang):
+            g.abstain = True
+            g.flags.append("weak-evidence")
+        missing = self.titles.missing(q, r.translation) if not g.abstain else []
+        if missing:
+            g.abstain = True
+            g.flags.append("not-in-corpus: " + ", ".join(missing))
+        sq = parse_structure(q) if not g.abstain else None
+        if sq is not None:
+            outline = find_outline(q, sq, hits, self.searcher.gen.chunks)
+            if outline is not None and outline.children and wants_parts(q):
+                g.outline = outline
+                g.flags.append("structure-answer")
+            elif outline is not None:  # a fact inside the named section: its own chunk comes first
+                hit = next((h for h in self.searcher_hits_for(outline.chunk, hits)), None)
+                g.evidence = select_evidence([hit] + [h for h in hits if h.chunk.id != hit.chunk.id], q,
+                                             r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
+                                             self.headings)
+                g.flags.append("structure-section")
+        if not g.abstain and g.outline is None:
+            g.picks = pick_sentences(q, r.translation, g.evidence, embeddings=self.emb if self.cfg.dense_pick else None,
+                                     rank_weight=self.cfg.pick_rank_weight)
+            if not g.picks:
+                g.abstain = True
+                g.flags.append("no-answer-sentence")
+        g.timings["ground"] = (time.perf_counter() - t) * 1000
+        return g
 
-    def _check(self, state: dict) -> dict:
+    def searcher_hits_for(self, chunk, hits):
+        """The hit of `chunk` among `hits`, else a new hit for it scored like the best one."""
+        from .retrieve import Hit
+
+        for h in hits:
+            if h.chunk.id == chunk.id:
+                yield h
+                return
+        row = next(i for i, c in enumerate(self.searcher.gen.chunks) if c.id == chunk.id)
+        yield Hit(row, chunk, hits[0].score if hits else 0.0, {"structure": 1.0})
+
+    def _answer(self, g: Grounded) -> Iterator[Sources | Draft | Answered]:
         t = time.perf_counter()
-        lang, ev = state["lang"], state["evidence"]
-        cited: list[int] = []
-        text = ""
-        if not state["abstain"]:
-            raw = state["raw"]
-            if self.llm is not None and detect_lang(_plain(raw)) != lang:
-                state["flags"].append("answer-language-mismatch")
-            if self.llm is not None:
-                text, cited, flags = check_model_answer(self.checker, raw, state["question"], lang, ev,
-                                                        translate=PassageTranslator(self.llm))
-            else:  # extractive answers too: a quoted sentence may itself carry "[9]"-like text
-                text, cited, flags = self.checker.check(raw, ev)
-            state["flags"].extend(flags)
-            if any(f.startswith("dropped") or f == "replaced-citation" for f in flags):
-                state["flags"].append("citations-corrected")
-            if not cited:
-                state["abstain"] = True
-                state["flags"].append("no-supported-citation")
-        if state["abstain"]:
-            text, cited = ABSTAIN_TEXT[lang], []
-        else:
-            quotes = source_quotes(ev, cited, lang)
-            if quotes:
-                text = f"{text}\n\n{quotes}"
-        state["answer"] = text
-        state["cited"] = cited
-        state["timings"]["check"] = (time.perf_counter() - t) * 1000
-        return state
+        lang = g.retrieved.lang
+        if g.abstain:
+            yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
+            return
+        if g.outline is not None:
+            body, cite = self.composer.structure(g.retrieved.ask.question, lang, g.outline)
+            quote = {"n": 1, "doc": g.outline.doc, "section": " > ".join(g.outline.path),
+                     "page": g.outline.chunk.page, "chunk_id": g.outline.chunk.id, "quote": cite}
+            yield Sources([quote], lang)
+            yield Answered(self._record(g, body, [quote], False, t))
+            return
+        yield Sources([_citation(g.evidence, p.n, p.text) for p in g.picks], lang)
+        outcome = None
+        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, g.best_score
+                                     >= self._threshold(lang) + self.cfg.strong_margin):
+            if isinstance(ev, Draft):
+                yield ev
+            else:
+                outcome = ev
+        g.flags.extend(outcome.flags)
+        if outcome.abstain:
+            yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
+            return
+        cites = [_citation(g.evidence, p.n, p.text) for p in outcome.picks]
+        yield Answered(self._record(g, outcome.body, cites, False, t))
 
-    # ---------------------------------------------------------------- entry point
-    def ask(self, question: str, qid: str | None = None, on_token: Callable[[str], None] | None = None,
-            k: int = 0) -> dict:
-        t0 = time.perf_counter()
-        state = {"question": question, "timings": {}, "flags": [], "on_token": on_token, "k": k}
-        state = self.chain.invoke(state)
-        res = state["retrieval"]
-        by_n = {e.n: e for e in state["evidence"]}
-        state["timings"]["total"] = (time.perf_counter() - t0) * 1000
+    # ---------------------------------------------------------------- record
+    def _record(self, g: Grounded, body: str, cites: list[dict], abstained: bool, t_answer: float) -> dict:
+        r = g.retrieved
+        quotes = "\n".join(f"> [{c['n']}] {c['quote']}" for c in cites)
+        timings = {**r.timings, **g.timings, "answer": (time.perf_counter() - t_answer) * 1000}
         return {
-            "id": qid,
-            "question": question,
-            "answer": state["answer"],
-            "abstained": bool(state["abstain"]),
-            "citations": [by_n[n].citation() for n in state["cited"]],
+            "id": r.ask.qid,
+            "question": r.ask.question,
+            "answer": f"{body}\n\n{quotes}" if quotes else body,
+            "abstained": abstained,
+            "citations": cites,
             "contexts": [
                 {"rank": i + 1, "doc": h.chunk.doc, "section": h.chunk.section, "page": h.chunk.page,
                  "chunk_id": h.chunk.id, "score": round(float(h.score), 4), "text": h.chunk.text}
-                for i, h in enumerate(res.hits)
+                for i, h in enumerate(r.hits)
             ],
-            "timings_ms": {k_: round(v, 1) for k_, v in state["timings"].items()},
-            "lang": state["lang"],
-            "translation": res.translation,
+            "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+            "lang": r.lang,
+            "translation": r.translation,
             "backend": self.backend_name,
-            "flags": state["flags"],
+            "flags": g.flags,
         }
 
+    # ---------------------------------------------------------------- entry points
+    def stream(self, question: str, qid: str | None = None, k: int = 0) -> Iterator[Sources | Draft | Answered]:
+        """The chain's events: Sources, then Draft pieces, then one Answered."""
+        t0 = time.perf_counter()
+        for ev in self.chain.stream(Ask(question, k, qid)):
+            if isinstance(ev, Answered):
+                ev.record["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
+            yield ev
 
-def _plain(text: str) -> str:
-    return re.sub(r"\[\d+\]", "", text)
+    def ask(self, question: str, qid: str | None = None, on_token: Callable[[str], None] | None = None,
+            k: int = 0) -> dict:
+        record = None
+        for ev in self.stream(question, qid, k):
+            if isinstance(ev, Draft) and on_token is not None:
+                on_token(ev.text)
+            elif isinstance(ev, Answered):
+                record = ev.record
+        return record
+
+
+def _citation(evidence: list[Evidence], n: int, quote: str) -> dict:
+    e = next(e for e in evidence if e.n == n)
+    c = e.citation()
+    c["quote"] = quote
+    from .evidence import quote_page
+
+    c["page"] = quote_page(e.hit.chunk, quote, e.sentences)
+    return c

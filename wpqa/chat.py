@@ -29,14 +29,20 @@ def looks_like_follow_up(question: str) -> bool:
 
 def rewrite_follow_up(llm, history: list[tuple[str, str]], question: str) -> str:
     """A standalone question in the user's language, from the conversation and the follow-up."""
+    return rewrite_follow_up_checked(llm, history, question)[0]
+
+
+def rewrite_follow_up_checked(llm, history: list[tuple[str, str]], question: str) -> tuple[str, bool]:
+    """The standalone question, and whether the model's rewrite failed (the previous question
+    and the follow-up are then searched together, and the record says so)."""
     if not history or not looks_like_follow_up(question):
-        return question
+        return question, False
     lang = detect_lang(question)
     last_q, last_a = history[-1]
     if llm is None:
-        return f"{last_q} {question}"
+        return f"{last_q} {question}", False
     lang_name = "Chinese" if lang == "zh" else "English"
-    prev_answer = re.sub(r"\s+", " ", last_a)[:300]
+    prev_answer = re.sub(r"\s+", " ", last_a.split("\n\n> ")[0])[:300]
     messages = [
         {"role": "system", "content": "Rewrite the follow-up question so that it can be understood without the "
                                       f"conversation. Keep its meaning. Write it in {lang_name}. Output only the question."},
@@ -45,12 +51,12 @@ def rewrite_follow_up(llm, history: list[tuple[str, str]], question: str) -> str
     ]
     try:
         out = generate(llm, messages, 80).strip().strip('"“”')
-    except Exception:  # noqa: BLE001 - fall back to the plain concatenation
+    except Exception:  # noqa: BLE001 - fall back to the plain concatenation, flagged
         out = ""
     out = out.splitlines()[0].strip() if out else ""
     if not out or detect_lang(out) != lang:
-        return f"{last_q} {question}"
-    return out
+        return f"{last_q} {question}", True
+    return out, False
 
 
 class ChatSession:
@@ -77,36 +83,37 @@ class ChatSession:
                 self._print(f"      “{c['quote']}”")
 
     def answer(self, question: str) -> None:
-        standalone = rewrite_follow_up(self.pipe.llm, self.history, question)
+        from .display import show_answer
+
+        status = self.con.status("working…", spinner="dots") if self.con.is_terminal else None
+        if status is not None:
+            status.start()
+        standalone, rewrite_failed = rewrite_follow_up_checked(self.pipe.llm, self.history, question)
         if standalone != question:
-            self._print(f"(understood as: {standalone})")
-        streamed: list[str] = []
-
-        def on_token(t: str) -> None:
-            streamed.append(t)
-            self.con.print(t, end="", highlight=False, markup=False, soft_wrap=True)
-            self.con.file.flush()
-
+            if status is not None:
+                status.stop()
+            self._print(f"(understood as: {standalone})" + (" (the follow-up rewrite failed)" if rewrite_failed else ""))
+            if status is not None:
+                status.start()
+        if status is not None:
+            status.update("searching…")
         try:
-            rec = self.pipe.ask(standalone, qid=f"chat-{len(self.history) + 1}", on_token=on_token)
+            rec = show_answer(self.pipe.stream(standalone, qid=f"chat-{len(self.history) + 1}"), self.con, status)
         except KeyboardInterrupt:
             self._print("\n(cancelled)")
             return
         except (WpqaError, OSError) as e:  # the model server, Milvus or the index failed: say so, go on
-            self._print(("\n" if streamed else "") + "error: " + one_line(e))
+            self._print("error: " + one_line(e))
             return
-        if streamed:
-            self._print("")
-            if rec["abstained"] or rec["answer"].split("\n\n> ")[0].strip() != "".join(streamed).strip():
-                self._print("— checked answer —" if not rec["abstained"] else "")
-                self._print(rec["answer"])
-        else:
-            self._print(rec["answer"])
+        finally:
+            if status is not None:
+                status.stop()
+        if rec is None:
+            return
+        if rewrite_failed:
+            rec["flags"].append("rewrite-failed")
         self.last = rec
         self.history.append((standalone, rec["answer"]))
-        if rec["citations"]:
-            self._print("Sources:" if rec["lang"] == "en" else "来源：")
-            self.show_sources()
 
     def run(self) -> None:
         self._print("wpqa chat: ask about the indexed reports. /help for commands, /quit to leave.")

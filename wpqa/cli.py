@@ -210,16 +210,24 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
     c: Ctx = ctx.obj
     if not question.strip():
         fail("the question is empty")
-    pipe = c.pipeline(llm)
-    with err.status("searching and answering…", spinner="dots") if err.is_terminal and not as_json else nullcontext():
-        record = pipe.ask(question.strip(), qid="ask", k=k)
     if as_json:
+        record = c.pipeline(llm).ask(question.strip(), qid="ask", k=k)
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return
-    out.print(record["answer"], highlight=False, markup=False)
-    if record["citations"]:
-        out.print("\nSources:" if record["lang"] == "en" else "\n来源：", highlight=False)
-        print_sources(record)
+    from .display import show_answer
+
+    # what wpqa is doing, at once; the checked quotes as soon as retrieval is done, then the answer
+    status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
+    if status is not None:
+        status.start()
+    try:
+        pipe = c.pipeline(llm)
+        if status is not None:
+            status.update("searching…")
+        show_answer(pipe.stream(question.strip(), qid="ask", k=k), out, status)
+    finally:
+        if status is not None:
+            status.stop()
 
 
 @app.command("chat")

@@ -1,0 +1,139 @@
+"""Writing the answer body: the model's checked lead over picked sentences, or a structure
+answer from the heading tree, or (no model) the picked sentences themselves.
+
+The body is always in the question's language. A picked sentence in the question's language
+may stand as the body; one in the other language is never pasted into it: it is quoted under
+the answer, and the body is the model's lead, or the sentence's translation, or a label that
+says the answer is the quote below.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .answer import is_not_found
+from .chain import Draft
+from .evidence import Evidence
+from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages
+from .sentences import join_sentences
+from .structure import Outline
+
+QUOTE_LABEL = {"en": "The source answers this in Chinese (see the quote)",
+               "zh": "资料以英文回答了这个问题（见引文）"}
+
+
+@dataclass
+class LeadOutcome:
+    body: str
+    picks: list[Pick]
+    abstain: bool = False
+    flags: list[str] = field(default_factory=list)
+
+
+def with_marker(text: str, n: int) -> str:
+    """'text.' -> 'text [1].'; '文本。' -> '文本[1]。'"""
+    text = text.strip()
+    m = re.search(r"[。！？!?.]+$", text)
+    zh = bool(re.search(r"[\u3400-\u9fff]$", text.rstrip("。！？!?.")))
+    mark = f"[{n}]" if zh else f" [{n}]"
+    return text[: m.start()] + mark + text[m.start():] if m else text + mark
+
+
+class Composer:
+    def __init__(self, llm, max_tokens: int = 200, translate=None):
+        self.llm = llm
+        self.max_tokens = max_tokens
+        self.translate = translate  # (text, target_lang) -> text | None
+
+    # ---------------------------------------------------------------- lead over picked sentences
+    def _generate(self, messages: list[dict]) -> Iterator[str]:
+        from llm.stream import stream_text
+
+        yield from stream_text(self.llm, messages, max_tokens=self.max_tokens, temperature=0.0)
+
+    def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+             strong: bool) -> Iterator[Draft | LeadOutcome]:
+        flags: list[str] = []
+        if self.llm is None:
+            yield self._extractive(lang, picks, flags)
+            return
+        source = join_sentences([p.text for p in picks])
+        parts: list[str] = []
+        for piece in self._generate(lead_messages(question, lang, source)):
+            parts.append(piece)
+            yield Draft(piece)
+        raw = "".join(parts)
+        if is_not_found(raw):
+            if not strong:
+                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"])
+                return
+            # strong retrieval: the single best passage, whole, before it becomes an abstention
+            best = evidence[0]
+            passage = join_sentences([s.text for s in best.sentences][:4])
+            raw = "".join(self._generate(lead_messages(question, lang, passage)))
+            if is_not_found(raw):
+                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer", "rechecked-best-passage"])
+                return
+            flags.append("not-found-overruled")
+            picks, source = [Pick(best.n, passage, best.lang, 0.0)], passage
+        lead = clean_lead(raw)
+        problems = lead_problems(lead, lang, source)
+        if problems:
+            flags.append("lead-retried: " + ",".join(problems))
+            lead = clean_lead("".join(self._generate(retry_messages(question, lang, source))))
+            problems = lead_problems(lead, lang, source)
+        if problems:
+            flags.append("lead-replaced: " + ",".join(problems))
+            yield self._fallback(lang, picks, flags)
+            return
+        yield LeadOutcome(with_marker(lead, picks[0].n), picks, flags=flags)
+
+    def _fallback(self, lang: str, picks: list[Pick], flags: list[str]) -> LeadOutcome:
+        """The picked sentence as the body (translated when it is in the other language)."""
+        p = picks[0]
+        if p.lang != lang and self.translate is not None:
+            moved = self.translate(p.text, lang)
+            if moved and not lead_problems(moved, lang, p.text):
+                flags.append("translated-source")
+                return LeadOutcome(with_marker(moved, p.n), picks, flags=flags)
+        return self._extractive(lang, picks, flags)
+
+    @staticmethod
+    def _extractive(lang: str, picks: list[Pick], flags: list[str]) -> LeadOutcome:
+        p = picks[0]
+        if p.lang == lang:
+            return LeadOutcome(with_marker(p.text, p.n), picks, flags=flags)
+        flags.append("quoted-other-language")
+        return LeadOutcome(with_marker(QUOTE_LABEL[lang] + ("." if lang == "en" else "。"), p.n), picks, flags=flags)
+
+    # ---------------------------------------------------------------- structure
+    def structure(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
+        """A chapter's parts from the heading tree, in the question's language; and the quote
+        (the chapter's subsection titles as printed)."""
+        children = outline.children
+        quote = "; ".join(children) if outline.lang == "en" else "；".join(children)
+        if outline.lang != lang and self.translate is not None:
+            moved = self.translate("\n".join(children), lang)
+            items = [s.strip(" ;；。.") for s in re.split(r"\n|[;；]", moved or "") if s.strip(" ;；。.")]
+            if len(items) == len(children):
+                children = items
+        name = _strip_number(outline.title)
+        n = len(children)
+        if lang == "zh":
+            listed = "；".join(children)
+            body = f"该章“{name}”包括{_zh_count(n)}部分：{listed}[1]。"
+        else:
+            listed = "; ".join(children)
+            body = f"This chapter, \"{name}\", covers {n} parts: {listed} [1]."
+        return body, quote
+
+
+def _strip_number(title: str) -> str:
+    from .structure import strip_numbering
+
+    return strip_numbering(title)
+
+
+def _zh_count(n: int) -> str:
+    return "一二三四五六七八九十"[n - 1] + "个" if 0 < n <= 10 else f"{n}个"

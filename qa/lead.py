@@ -1,0 +1,138 @@
+"""Selection before generation: the answer rests on the source sentences that answer the
+question, quoted whole; the model writes only a short lead sentence in the question's language.
+
+A 1.5B model chooses badly between passages and restates them loosely, but it turns one given
+sentence into a short answer well. So wpqa picks the answering sentence(s) itself (the body
+sentences of the top chunks that share most with the question and its translation, the better
+ranked chunk winning ties), gives the model only those, and checks what it writes: the lead
+must be in the question's language and every figure in it must be a figure of the picked
+sentences; a lead that fails is asked once more, then replaced by the sentences themselves
+(translated where they are in the other language).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.text import detect_lang, tokenize
+
+from .answer import NOT_FOUND, numbers
+from .evidence import Evidence
+from .sentences import join_sentences, overlap
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+_BRACKETED = re.compile(r"“[^”]*”|\"[^\"]*\"|《[^》]*》|（[^）]*）|\([^)]*\)|「[^」]*」")
+
+
+@dataclass
+class Pick:
+    """The source sentence(s) an answer rests on: whole, from one evidence passage."""
+
+    n: int  # the evidence (citation) number
+    text: str
+    lang: str
+    score: float
+
+
+def pick_sentences(question: str, translation: str | None, evidence: list[Evidence],
+                   max_chars: int = 220, embeddings=None, rank_weight: float = 0.2) -> list[Pick]:
+    """The best-matching body sentence of the evidence chunks, joined with its best neighbour
+    when that one matches nearly as well and both fit in max_chars (Chinese counts double).
+
+    A sentence scores its word overlap with the question in the sentence's own language (the
+    translation for the other language, so neither language wins by sharing the question's
+    words), plus, with `embeddings`, its e5 similarity to the question scaled to [0, 1] over the
+    candidates; a lower-ranked chunk's sentences lose `rank_weight` per rank."""
+    asked = set(tokenize(question, stopwords=True))
+    moved = set(tokenize(translation, stopwords=True)) if translation else set()
+    qlang = detect_lang(question)
+    cands: list[tuple[int, int, list[str], set[str]]] = []
+    for rank, e in enumerate(evidence):
+        sents = [s.text for s in e.sentences]
+        q = asked if e.lang == qlang or not moved else moved
+        cands.extend((rank, i, sents, q) for i in range(len(sents)))
+    if not cands:
+        return []
+    lex = [overlap(q, sents[i]) for rank, i, sents, q in cands]
+    dense = [0.0] * len(cands)
+    if embeddings is not None:
+        qv = embeddings.queries([question] + ([translation] if translation else []))
+        sv = embeddings.queries([sents[i] for _, i, sents, _ in cands])
+        sims = (sv @ qv.T).max(axis=1)
+        lo, hi = float(sims.min()), float(sims.max())
+        dense = [(float(x) - lo) / (hi - lo + 1e-6) for x in sims]
+    scores = [(lx + d) * (1.0 - rank_weight * c[0]) for lx, d, c in zip(lex, dense, cands)]
+    k = max(range(len(cands)), key=lambda j: scores[j])
+    rank, i, sents, q = cands[k]
+    sc = lex[k]
+    e = evidence[rank]
+    chosen = [sents[i]]
+    cost = _cost(sents[i])
+    for j in (i + 1, i - 1):  # one neighbour that also matches the question
+        if 0 <= j < len(sents) and sc > 0 and overlap(q, sents[j]) >= 0.6 * sc and cost + _cost(sents[j]) <= max_chars:
+            chosen = [sents[j]] + chosen if j < i else chosen + [sents[j]]
+            break
+    return [Pick(e.n, join_sentences(chosen), e.lang, scores[k])]
+
+
+def _cost(s: str) -> int:
+    return len(s) * (2 if CJK.search(s) else 1)
+
+
+# The system parts never change, so llama.cpp keeps them evaluated between questions.
+LEAD_SYSTEM = {
+    "en": "You answer a question from a quoted source. Write one or two complete sentences in English that "
+          "answer the question with the source's facts: keep names, figures and units, and say what each "
+          "figure counts. Write only English, never Chinese. Do not add anything the source does not say. "
+          f"If the source does not answer the question, write only {NOT_FOUND}.",
+    "zh": "根据引文回答问题。用简体中文写一到两句完整的话，保留引文中的名称、数字和单位，说明每个数字指什么。"
+          f"只写引文中有的内容。如果引文没有回答这个问题，只写{NOT_FOUND}。",
+}
+
+
+def lead_messages(question: str, lang: str, source: str) -> list[dict]:
+    label = ("Source", "Question", "Answer") if lang == "en" else ("引文", "问题", "回答")
+    return [{"role": "system", "content": LEAD_SYSTEM[lang]},
+            {"role": "user", "content": f"{label[0]}: {source}\n{label[1]}: {question}\n{label[2]}:"}]
+
+
+def retry_messages(question: str, lang: str, source: str) -> list[dict]:
+    """A second, stricter try when the first lead came out in mixed languages or with a figure
+    the source does not hold."""
+    msgs = lead_messages(question, lang, source)
+    msgs[1]["content"] += (" (answer in English only, using only the figures in the source)" if lang == "en"
+                           else "（只用简体中文回答，只用引文中的数字）")
+    return msgs
+
+
+def clean_lead(raw: str) -> str:
+    """The model's lead as one or two sentences: no markers, no NOT_FOUND, no label echo."""
+    s = re.sub(r"\[\d{1,2}(?:\s*[,，、]\s*\d{1,2})*\]", "", raw)
+    s = re.sub(r"^\s*(?:answer|回答|答)\s*[:：]\s*", "", s, flags=re.I)
+    s = re.sub(r"\s*\bNOT[_ ]FOUND\b[.。]?", "", s)
+    s = " ".join(s.split()) if detect_lang(s) == "en" else re.sub(r"\s*\n\s*", "", s).strip()
+    return s.strip()
+
+
+def is_pure(text: str, lang: str) -> bool:
+    """The answer-text rule: an English body holds no CJK character; a Chinese body is at least
+    60% CJK among its letters (names in quotes or brackets keep their own language)."""
+    rest = _BRACKETED.sub(" ", text)
+    cjk, lat = len(CJK.findall(rest)), len(LATIN.findall(rest))
+    return cjk == 0 if lang == "en" else cjk >= 0.6 * max(1, cjk + lat)
+
+
+def lead_problems(lead: str, lang: str, source: str) -> list[str]:
+    """Why a lead cannot stand: empty, mixed languages, a figure the source does not hold, a
+    truncation mark."""
+    out = []
+    if not re.search(r"\w", lead):
+        out.append("empty")
+    if not is_pure(lead, lang):
+        out.append("mixed-language")
+    if not numbers(lead) <= numbers(source):
+        out.append("figure-not-in-source")
+    if "…" in lead or "..." in lead:
+        out.append("truncated")
+    return out
