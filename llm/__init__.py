@@ -5,6 +5,7 @@
     openai     ChatOpenAI (langchain-openai) for any OpenAI-compatible server, built from config
     factory    make_chat_model(name, settings, data_dir) -> (model | None, notice | None)
     stream     stream_text(model, messages, max_tokens): text pieces from any LangChain chat model
+    defaults   backend names, llama.cpp and OpenAI client defaults (no heavy imports)
 
 Importing this package is light: the modules load llama.cpp, openai and the part packages only
 when they are used. Errors are `LLMError` and `ModelError` (both `common.errors.WpqaError`).

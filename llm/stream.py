@@ -11,8 +11,6 @@ from typing import Any, Iterator
 
 from common.errors import WpqaError
 
-from .errors import LLMError
-
 
 def innermost_model(model: Any) -> Any:
     """The chat model under any `.bind(...)` wrappers."""
@@ -43,7 +41,7 @@ def _piece(chunk: Any) -> str:
 
 def stream_text(model: Any, messages: list, *, max_tokens: int, temperature: float = 0.0) -> Iterator[str]:
     """Stream ``model``'s reply to ``messages`` (role/content dicts or LangChain messages) as text
-    pieces. Failures of the openai client become a one-line LLMError naming the URL."""
+    pieces. Failures of the openai client become a one-line ``LLMError`` naming the URL."""
     kwargs = {"max_tokens": max_tokens, "temperature": temperature} if takes_generation_limits(model) else {}
     try:
         for chunk in model.stream(messages, **kwargs):
@@ -60,5 +58,3 @@ def stream_text(model: Any, messages: list, *, max_tokens: int, temperature: flo
             raise
         raise mapped from e
 
-
-__all__ = ["stream_text", "takes_generation_limits", "LLMError"]

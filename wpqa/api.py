@@ -70,5 +70,6 @@ def open_wpqa(config: str | Path | None = "config.toml", *, corpus: str | Path |
     ctx = Ctx(Path(config) if config is not None else None, Path(corpus) if corpus is not None else None,
               Path(index_dir) if index_dir is not None else None, notice=_warn)
     pipeline = ctx.pipeline(llm, translate=translate)
-    retriever = WpqaRetriever(searcher=pipeline.searcher, k=ctx.settings.retrieval.top_k)
+    retriever = getattr(pipeline, "retriever", None) or WpqaRetriever(searcher=pipeline.searcher,
+                                                                      k=ctx.settings.retrieval.top_k)
     return Wpqa(pipeline=pipeline, retriever=retriever, settings=ctx.settings)
