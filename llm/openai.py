@@ -69,7 +69,9 @@ def llm_error(model: Any, exc: BaseException) -> LLMError | None:
     if isinstance(exc, openai.APITimeoutError):
         return LLMError(f"{url}: timed out after {getattr(model, 'request_timeout', None) or DEFAULT_TIMEOUT:g}s")
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
+        cause = exc
+        while cause.__cause__ is not None:  # the transport's own reason: "[Errno 111] Connection refused"
+            cause = cause.__cause__
         return LLMError(f"{url}: connection failed ({_one_line(cause) or 'connection refused'})")
     if isinstance(exc, openai.APIStatusError):
         return LLMError(f"{url}: HTTP {exc.status_code}: {_one_line(exc.message)}")
