@@ -132,3 +132,24 @@ def test_no_import_cycle_between_modules():
 def test_the_cycle_finder_finds_cycles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _doc_sections() -> dict[str, str]:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    parts = text.split("\n## ")[1:]
+    return {p.split("\n", 1)[0].strip(): p for p in parts}
+
+
+def test_architecture_doc_names_every_module_and_only_real_ones():
+    """docs/architecture.md has one section per package naming each of its modules."""
+    import re
+
+    sections = _doc_sections()
+    assert set(LAYERS) <= set(sections)
+    problems = []
+    for pkg in LAYERS:
+        named = set(re.findall(r"`([a-z_]+\.py)`", sections[pkg]))
+        real = {p.name for p in (ROOT / pkg).glob("*.py") if p.name != "__init__.py"}
+        problems += [f"{pkg}/{m}: in the code, not in docs/architecture.md" for m in sorted(real - named)]
+        problems += [f"{pkg}/{m}: in docs/architecture.md, not in the code" for m in sorted(named - real)]
+    assert not problems, "\n".join(problems)
