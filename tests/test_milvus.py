@@ -25,8 +25,11 @@ from tests.incremental import NOTE, ZH_NOTE, args, ask_json, check_store, chunk_
 def test_backends_agree(tmp_path):
     """The whole pipeline once on FAISS and once on Milvus Lite: the same chunks, the same embedding
     counts, the same contexts and eval scores."""
-    f = incremental_pipeline(make_work(tmp_path / "faiss", "faiss"))
-    m = incremental_pipeline(make_work(tmp_path / "milvus", "milvus"))
+    results = {}
+    for store in ("faiss", "milvus"):
+        (tmp_path / store).mkdir()
+        results[store] = incremental_pipeline(make_work(tmp_path / store, store))
+    f, m = results["faiss"], results["milvus"]
     assert f["ids"] == m["ids"]
     assert f["embedded"] == m["embedded"]
     for key in ("ask", "ask_after_rebuild"):
