@@ -61,7 +61,7 @@ def timed_answer(pipe, question: str, qid: str) -> tuple[dict, dict]:
 
 
 def run_answers(a) -> None:
-    from wpqa.evaluate import load_eval_set, score_question, summarise
+    from wpqa.evaluate import load_eval_set, score_question
     from wpqa.wiring import Ctx
 
     items = load_eval_set(Path(a.eval_set))
@@ -82,8 +82,18 @@ def run_answers(a) -> None:
         marks.append(m)
         print(f"{it['id']} quote {m['first_quote_ms']} answer {m['first_answer_ms']} total {m['total_ms']} ms",
               file=sys.stderr, flush=True)
+        write_json(Path(a.out), _result(pipe, records, marks, scores, load0, partial=len(records) < len(items)))
+    if not items:
+        write_json(Path(a.out), _result(pipe, records, marks, scores, load0, partial=False))
+
+
+def _result(pipe, records: list[dict], marks: list[dict], scores: list, load0, partial: bool) -> dict:
+    """The step's JSON (written after every question, so a stopped run keeps what it measured)."""
+    from wpqa.evaluate import summarise
+
     translated = [r for r in records if (r["timings_ms"] or {}).get("translate")]
-    write_json(Path(a.out), {
+    return {
+        "partial": partial,
         "system": f"wpqa ({pipe.backend_name}, translation {'on' if pipe.searcher.translator else 'off'})",
         "streaming": hasattr(pipe, "stream"), "loadavg_start": load0, "loadavg_end": loadavg(),
         "latency_ms": {
@@ -97,7 +107,7 @@ def run_answers(a) -> None:
             "translate": summary_ms(r["timings_ms"]["translate"] for r in translated),
         },
         "table": summarise(scores), "questions": [s.__dict__ for s in scores], "records": records,
-    })
+    }
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|[\x00-\x08\x0b-\x1f]")

@@ -51,6 +51,7 @@ class Bench:
         self.results = BENCH / "results"
         self.out_path = self.results / "answers.json"
         self.data = read_json(self.out_path) if self.out_path.exists() and a.only else {}
+        self.ran: set[str] = set()  # the steps of this invocation (--only: the others' results are kept)
         self.corpus = ROOT / "corpus"
         self.config = self.work / "config.toml"  # a snapshot: edits made during the run change nothing
         shutil.copy(ROOT / "config.toml", self.config)
@@ -92,7 +93,11 @@ class Bench:
     def tokens(self) -> None:
         builds = [("no OpenMP (as installed)", None)]
         if self.a.omp_build:
-            builds.append(("OpenMP", str(Path(self.a.omp_build).resolve())))
+            if (Path(self.a.omp_build) / "llama_cpp" / "__init__.py").is_file():
+                builds.append(("OpenMP", str(Path(self.a.omp_build).resolve())))
+            else:
+                print(f"    {self.a.omp_build}: no llama_cpp package there (pip install --target it first); "
+                      "OpenMP rows left out", flush=True)
         rows = []
         for label, path in builds:
             for policy in ("PASSIVE", "ACTIVE"):
@@ -118,16 +123,22 @@ class Bench:
         if ids:
             ids += [i for i in stock_ids(self.items, self.a.stock) if i not in ids]
         out = self.work / "wpqa.json"
-        self.child("wpqa", [PY, "-m", "bench.answer_wpqa", "answers", *self.wpqa_args(), "--eval-set", str(self.eval_set),
-                            "--ids", ",".join(ids), "--out", str(out)])
-        self.data["wpqa"] = read_json(out)
+        try:
+            self.child("wpqa", [PY, "-m", "bench.answer_wpqa", "answers", *self.wpqa_args(), "--eval-set",
+                                str(self.eval_set), "--ids", ",".join(ids), "--out", str(out)])
+        finally:  # a stopped step still gives the questions it answered ("partial": true)
+            if out.exists():
+                self.data["wpqa"] = read_json(out)
 
     def stock(self) -> None:
         out = self.work / "stock.json"
         ids = stock_ids(self.items, self.a.stock)
-        self.child("stock", [PY, "-m", "bench.stock_rag", "--model", self.model, "--corpus", str(self.corpus),
-                             "--eval-set", str(self.eval_set), "--ids", ",".join(ids), "--out", str(out)])
-        self.data["stock"] = read_json(out)
+        try:
+            self.child("stock", [PY, "-m", "bench.stock_rag", "--model", self.model, "--corpus", str(self.corpus),
+                                 "--eval-set", str(self.eval_set), "--ids", ",".join(ids), "--out", str(out)])
+        finally:
+            if out.exists():
+                self.data["stock"] = read_json(out)
 
     def run(self) -> None:
         t0 = time.time()
@@ -137,6 +148,7 @@ class Bench:
             for name in steps:
                 a = time.time()
                 load_a = loadavg()
+                self.ran.add(name)
                 try:
                     getattr(self, name)()
                     ok = True
@@ -152,6 +164,10 @@ class Bench:
         print(f"done in {time.time() - t0:.0f} s -> {self.out_path}", flush=True)
 
     def save(self) -> None:
+        if self.a.only and self.out_path.exists():  # keep what another step run wrote meanwhile
+            disk = read_json(self.out_path)
+            steps = {**disk.get("steps", {}), **{k: v for k, v in self.data["steps"].items() if k in self.ran}}
+            self.data = {**disk, **{k: self.data[k] for k in self.ran if k in self.data}, "steps": steps}
         self.data["run"] = {"eval_set": str(self.eval_set.relative_to(ROOT)) if self.eval_set.is_relative_to(ROOT)
                             else self.eval_set.name, "questions": len(self.items), "machine": machine(),
                             "stock_ids": stock_ids(self.items, self.a.stock)}

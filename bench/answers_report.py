@@ -42,7 +42,9 @@ def section(data: dict) -> list[str]:
     w.append("")
     wp = data.get("wpqa")
     if wp:
-        w += [f"**wpqa answers** ({wp.get('system')}), per kind over answerable questions:", "",
+        if wp.get("partial"):
+            w.append(f"*The wpqa step was stopped early: {len(wp['records'])} questions answered.*\n")
+        w += [f"**wpqa answers** ({wp.get('system')}), {len(wp['records'])} questions, per kind over answerable ones:", "",
               "| kind | n | " + " | ".join(COLS) + " |", "|---" * (len(COLS) + 2) + "|"]
         for kind, row in wp["table"].items():
             w.append(f"| {kind} | {row.get('answerable')} | " + " | ".join(_f(row.get(c)) for c in COLS) + " |")
@@ -99,6 +101,9 @@ def section(data: dict) -> list[str]:
         wlat = [r["marks"]["total_ms"] for r in wp["records"] if r["id"] in ids]
         from .common import pct
 
+        if st.get("partial"):
+            w.append(f"*The stock step was stopped early: {len(ids)} of {len(run.get('stock_ids', []))} questions "
+                     "answered.*\n")
         w += [f"**wpqa beside the stock LangChain recipe** on the same {len(ids)} questions ({', '.join(ids)}), same "
               f"bundled model, same run. Stock: {st['system']}; its citations are its 4 retrieved chunks "
               "(document and page, no section).", "",
