@@ -359,6 +359,12 @@ def test_make_chat_model_extractive_and_openai(tmp_path, monkeypatch):
     assert model.openai_api_key.get_secret_value() == "sk-from-env"
     assert model.request_timeout == 7 and model.max_retries == 0 and model.temperature == 0
     assert backend_name(model) == "openai" and backend_name(None) == "extractive"
+    # the reply limit goes out as max_tokens, which OpenAI-compatible servers honour (ChatOpenAI
+    # itself sends max_completion_tokens, which llama-cpp-python's server ignores)
+    payload = model._get_request_payload([{"role": "user", "content": "hi"}], max_tokens=8)
+    assert payload["max_tokens"] == 8 and "max_completion_tokens" not in payload
+    assert "max_completion_tokens" in ChatOpenAI(model="m", api_key="k")._get_request_payload(
+        [{"role": "user", "content": "hi"}], max_tokens=8)
     monkeypatch.delenv("WPQA_TEST_KEY")
     model, _ = make_chat_model("openai", {"base_url": "http://h:1/v1/chat/completions", "model": "m",
                                           "api_key_env": "WPQA_TEST_KEY"}, tmp_path)
