@@ -32,10 +32,12 @@ class LeadOutcome:
 
 
 def with_marker(text: str, n: int) -> str:
-    """'text.' -> 'text [1].'; '文本。' -> '文本[1]。'"""
-    text = text.strip()
+    """'text.' -> 'text [1].'; '文本。' -> '文本[1]。'. A footnote mark the source printed ("…”[2]")
+    goes, so the only marker is the citation; a sentence that ends on a clause mark (；) ends."""
+    text = re.sub(r"\[\d{1,3}\]", "", text).strip()
+    zh = bool(re.search(r"[\u3400-\u9fff]", text))
+    text = re.sub(r"[；;，,：:、]+$", "。" if zh else ".", text)
     m = re.search(r"[。！？!?.]+$", text)
-    zh = bool(re.search(r"[\u3400-\u9fff]$", text.rstrip("。！？!?.")))
     mark = f"[{n}]" if zh else f" [{n}]"
     return text[: m.start()] + mark + text[m.start():] if m else text + mark
 
@@ -113,19 +115,28 @@ class Composer:
         (the chapter's subsection titles as printed)."""
         children = outline.children
         quote = "; ".join(children) if outline.lang == "en" else "；".join(children)
+        moved = None
         if outline.lang != lang and self.translate is not None:
-            moved = self.translate("\n".join(children), lang)
-            items = [s.strip(" ;；。.") for s in re.split(r"\n|[;；]", moved or "") if s.strip(" ;；。.")]
-            if len(items) == len(children):
-                children = items
+            out = self.translate("; ".join(children) if outline.lang == "en" else "；".join(children), lang)
+            items = [x.strip(" 。.") for x in re.split(r"[;；]", out or "") if x.strip(" 。.")]
+            moved = items if len(items) == len(children) else None
+        if moved is not None:
+            children = moved
+        elif outline.lang != lang:  # titles kept in their own language are quoted as names
+            children = [f"“{c}”" for c in children]
+        from ingest.headings import chapter_number, int_to_zh
+
         name = _strip_number(outline.title)
         n = len(children)
+        num = chapter_number(outline.path[0]) if len(outline.path) == 1 else None
         if lang == "zh":
             listed = "；".join(children)
-            body = f"该章“{name}”包括{_zh_count(n)}部分：{listed}[1]。"
+            which = f"第{int_to_zh(num)}章" if num else "该部分"
+            body = f"{which}“{name}”包括{_zh_count(n)}部分：{listed}[1]。"
         else:
             listed = "; ".join(children)
-            body = f"This chapter, \"{name}\", covers {n} parts: {listed} [1]."
+            which = f"Chapter {num}" if num else "This section"
+            body = f"{which}, \"{name}\", covers {n} parts: {listed} [1]."
         return body, quote
 
 
@@ -136,4 +147,4 @@ def _strip_number(title: str) -> str:
 
 
 def _zh_count(n: int) -> str:
-    return "一二三四五六七八九十"[n - 1] + "个" if 0 < n <= 10 else f"{n}个"
+    return "一两三四五六七八九十"[n - 1] + "个" if 0 < n <= 10 else f"{n}个"

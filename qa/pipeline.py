@@ -25,9 +25,9 @@ from . import defaults as D
 from .answer import ABSTAIN_TEXT, generate
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer
-from .evidence import Evidence, select_evidence
+from .evidence import Evidence, quote_page, select_evidence
 from .lead import pick_sentences
-from .retrieve import HybridSearcher, WpqaRetriever, document_to_hit
+from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
 from .structure import find_outline, parse as parse_structure, wants_parts
 from .titles import TitleIndex
 
@@ -180,7 +180,7 @@ class QAPipeline:
                 g.outline = outline
                 g.flags.append("structure-answer")
             elif outline is not None:  # a fact inside the named section: its own chunk comes first
-                hit = next((h for h in self.searcher_hits_for(outline.chunk, hits)), None)
+                hit = self._hit_for(outline.chunk, hits)
                 g.evidence = select_evidence([hit] + [h for h in hits if h.chunk.id != hit.chunk.id], q,
                                              r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
                                              self.headings)
@@ -194,16 +194,13 @@ class QAPipeline:
         g.timings["ground"] = (time.perf_counter() - t) * 1000
         return g
 
-    def searcher_hits_for(self, chunk, hits):
+    def _hit_for(self, chunk, hits: list[Hit]) -> Hit:
         """The hit of `chunk` among `hits`, else a new hit for it scored like the best one."""
-        from .retrieve import Hit
-
         for h in hits:
             if h.chunk.id == chunk.id:
-                yield h
-                return
+                return h
         row = next(i for i, c in enumerate(self.searcher.gen.chunks) if c.id == chunk.id)
-        yield Hit(row, chunk, hits[0].score if hits else 0.0, {"structure": 1.0})
+        return Hit(row, chunk, hits[0].score if hits else 0.0, {"structure": 1.0})
 
     def _answer(self, g: Grounded) -> Iterator[Sources | Draft | Answered]:
         t = time.perf_counter()
@@ -280,7 +277,5 @@ def _citation(evidence: list[Evidence], n: int, quote: str) -> dict:
     e = next(e for e in evidence if e.n == n)
     c = e.citation()
     c["quote"] = quote
-    from .evidence import quote_page
-
     c["page"] = quote_page(e.hit.chunk, quote, e.sentences)
     return c

@@ -104,7 +104,8 @@ _CJK_PUNCT = "\u3400-\u9fff，。、；：？！“”‘’（）《》"
 
 def tidy(s: str) -> str:
     """Runs of whitespace become one space; a space between two Chinese characters (a PDF line
-    break) goes."""
+    break) goes; footnote marks go."""
+    s = re.sub(r"(?<=[^\s\d])\[\d{1,3}\]", "", s)  # a footnote mark the PDF printed ("…”[2]"): not a citation
     s = " ".join(s.split())
     return re.sub(rf"(?<=[{_CJK_PUNCT}]) (?=[{_CJK_PUNCT}])", "", s)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ingest.headings import ZH_NUM, chapter_number, classify, roman_to_int, zh_to_int
 from ingest.model import Chunk
+from ingest.text import detect_lang
 
 _EN_ORD = {"first": 1, "opening": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
            "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
@@ -79,8 +80,13 @@ def _docs_in_rank_order(question: str, hits, chunks: list[Chunk]) -> list[str]:
         if c.doc not in seen:
             seen.append(c.doc)
     years = {m.group(0) for m in _YEAR.finditer(question)}
-    if years:  # "the 2022 white paper": documents naming that year first
-        seen.sort(key=lambda d: not any(y in d for y in years))
+    qlang = detect_lang(question)
+    lang = {}
+    for c in chunks:
+        lang.setdefault(c.doc, c.lang)
+    # "the 2022 white paper": documents naming that year first; then the edition in the
+    # question's language; then retrieval's order
+    seen.sort(key=lambda d: (bool(years) and not any(y in d for y in years), lang.get(d) != qlang))
     return seen
 
 
