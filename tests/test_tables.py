@@ -126,13 +126,3 @@ def test_figure_in_a_table_is_answered_and_cited_to_its_page(table_corpus, quest
     assert figure in rec["answer"]
     cites = [c for c in rec["citations"] if figure in c["quote"]]
     assert cites and all(c["doc"] == doc and c["page"] == 2 for c in cites), rec["citations"]
-
-
-@pytest.mark.llm
-@pytest.mark.slow
-@pytest.mark.parametrize("question,doc,figure", CASES, ids=["en", "zh"])
-def test_model_answers_a_figure_from_a_table(table_corpus, question, doc, figure):
-    rec = wpqa_json(*table_corpus, "ask", question, "--json")
-    assert not rec["abstained"], rec
-    assert figure in rec["answer"], rec["answer"]
-    assert any(c["doc"] == doc and c["page"] == 2 for c in rec["citations"]), rec["citations"]
