@@ -299,20 +299,21 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
 
 
 @app.command("eval")
-def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set (see shared/eval/README.md)."),
+def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set (see eval/README.md)."),
              as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
              retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Score retrieval only (no answers)."),
              no_translate: bool = typer.Option(False, "--no-translate", help="Do not translate questions for retrieval."),
              records: Optional[Path] = typer.Option(None, "--records", help="Also write every answer record (JSONL).")):
-    """Score retrieval (hit@1, hit@5, MRR@10), citations, abstention and answer language on an eval set."""
+    """Score retrieval (hit@1, hit@5, MRR@10), citations, abstention, answer language and answer text
+    (ref_recall, pure, clean, good against each question's reference answer) on an eval set."""
     from .batch import check_writable
     from .evaluate import load_eval_set, score_question, summarise
 
     c: Ctx = ctx.obj
-    items = load_eval_set(file)
     if records:
-        check_writable(records)  # before any question is answered
+        check_writable(records)  # before any work
+    items = load_eval_set(file)
     pipe = c.pipeline(llm, translate=False if no_translate else None)
     scores, latencies = [], []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -349,8 +350,8 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
         print(json.dumps(summary, ensure_ascii=False, indent=1))
         return
     cols = ["n", "hit@1", "hit@5", "mrr@10", "cite_doc", "cite_section", "cited_any", "abstain_unanswerable",
-            "answer_lang"]
-    t = Table(title=f"wpqa eval: {file.name} (answers: {pipe.backend_name}, "
+            "answer_lang", "answered", "ref_recall", "pure", "clean", "good"]
+    t = Table(title=f"wpqa eval: {file.name} (answers: {'none' if retrieval_only else pipe.backend_name}, "
                     f"translation: {'on' if summary['translate'] else 'off'})")
     t.add_column("kind")
     for col in cols:
