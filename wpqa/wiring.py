@@ -77,13 +77,14 @@ class Ctx:
         from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
         from qa.retrieve import FusionParams, HybridSearcher
 
+        generation = self.generation()  # first: a missing or stale index is said before any model loads
         llm, name = self.llm(backend)
         r = self.settings.retrieval
         use_translation = r.translate_query if translate is None else translate
         translator = None
         if llm is not None and use_translation:
             translator = LLMTranslator(llm.with_slot("translate") if hasattr(llm, "with_slot") else llm)
-        searcher = HybridSearcher(self.generation(), self.embeddings(), translator,
+        searcher = HybridSearcher(generation, self.embeddings(), translator,
                                   FusionParams(candidates=r.candidates))
         a = self.settings.answer
         cfg = AnswerConfig(top_k=r.top_k, max_evidence=a.max_evidence, evidence_chars=a.evidence_chars,
