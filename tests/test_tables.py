@@ -26,14 +26,14 @@ ZH_PROSE = [["数字贸易展望", "一、总体情况", "近三年来，全球�
 
 
 def _en_pdf(path, ruled=True):
-    return make_table_pdf(path, ["2. Digital trade by region",
+    return make_table_pdf(path, ["2. Regional figures",
                                  "The table below gives the value of digital trade by region."],
                           "Table 1 Digital trade by region (USD billion)", EN_HEADER, EN_ROWS,
                           after=["Asia grew fastest in every year shown."], ruled=ruled, pages_before=EN_PROSE)
 
 
 def _zh_pdf(path, ruled=True):
-    return make_table_pdf(path, ["二、各地区数字贸易规模", "下表列出各地区数字贸易规模。"],
+    return make_table_pdf(path, ["二、分地区情况", "下表列出各地区数字贸易规模。"],
                           "表1 各地区数字贸易规模（亿美元）", ZH_HEADER, ZH_ROWS,
                           after=["亚洲在各年均增长最快。"], ruled=ruled, font=CJK_FONT, pages_before=ZH_PROSE)
 
@@ -48,7 +48,7 @@ def test_table_becomes_a_markdown_chunk_in_its_section(tmp_path, lang, ruled):
     make = _en_pdf if lang == "en" else _zh_pdf
     header, rows = (EN_HEADER, EN_ROWS) if lang == "en" else (ZH_HEADER, ZH_ROWS)
     caption = "Table 1 Digital trade by region (USD billion)" if lang == "en" else "表1各地区数字贸易规模（亿美元）"
-    section = "2. Digital trade by region" if lang == "en" else "二、各地区数字贸易规模"
+    section = "2. Regional figures" if lang == "en" else "二、分地区情况"
     doc = ingest_file(make(tmp_path / "t.pdf", ruled), tmp_path, ChunkSettings())
     full = document_text(doc.sections)
     tables = [c for c in doc.chunks if c.text.lstrip().startswith(caption)]
