@@ -21,6 +21,12 @@ def _s(ms) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f} s"
 
 
+def _end(step: dict) -> str:
+    if step.get("stopped"):
+        return f" (stopped {step['stopped']})"
+    return "" if step["ok"] else " (FAILED)"
+
+
 def _g(d, *keys):
     for k in keys:
         if not isinstance(d, dict) or k not in d:
@@ -35,7 +41,11 @@ def section(data: dict) -> list[str]:
     w.append(f"Eval set `{run.get('eval_set')}` ({run.get('questions')} questions), default configuration, bundled model, "
              f"{_g(run, 'machine', 'nproc')} cores. Steps (each its own process): "
              + "; ".join(f"{k} at {v['at']} in {v['seconds']:.0f} s, load average {v['loadavg_start'][0]} → "
-                         f"{v['loadavg_end'][0]}{'' if v['ok'] else ' (FAILED)'}" for k, v in steps.items()) + ".")
+                         f"{v['loadavg_end'][0]}{_end(v)}" for k, v in steps.items()) + ".")
+    busy = [k for k, v in steps.items() if max(v["loadavg_start"][0], v["loadavg_end"][0]) > 1.5 * (_g(run, "machine", "nproc") or 2)]
+    if busy:
+        w.append(f"**Not representative: the machine was busy** (load average above 1.5× the cores during {', '.join(busy)}): "
+                 "the timings below measure contention, not wpqa; rerun on a quiet machine.")
     w.append("Answer text is scored by `wpqa/evaluate.py` (the scorer of `wpqa eval`; rules in its docstring) against "
              "each question's reference answer; `good` = answered, one language, no debris, ≥ half the reference's "
              "content words; an abstention on an answerable question is not good.")
