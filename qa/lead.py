@@ -123,12 +123,18 @@ def is_pure(text: str, lang: str) -> bool:
     return cjk == 0 if lang == "en" else cjk >= 0.6 * max(1, cjk + lat)
 
 
+# nothing but a figure or a date ("2019年1月", "58个", "6814"): an answer needs its subject
+_BARE = re.compile(r"[\s\d.,，。、%％个年月日亿万千百美元-]*")
+
+
 def lead_problems(lead: str, lang: str, source: str) -> list[str]:
-    """Why a lead cannot stand: empty, mixed languages, a figure the source does not hold, a
-    truncation mark."""
+    """Why a lead cannot stand: empty, a bare figure with no sentence, mixed languages, a figure
+    the source does not hold, a truncation mark."""
     out = []
     if not re.search(r"\w", lead):
         out.append("empty")
+    elif _BARE.fullmatch(lead):
+        out.append("bare-figure")
     if not is_pure(lead, lang):
         out.append("mixed-language")
     if not numbers(lead) <= numbers(source):

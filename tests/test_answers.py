@@ -184,6 +184,10 @@ def test_lead_rules():
     assert lead_problems("The talks started in January 2019.", "en", "2019年1月，76个WTO成员签署联合声明。") == []
     assert "figure-not-in-source" in lead_problems("71 members signed in 2017.", "en", "2019年1月，76个成员签署。")
     assert "mixed-language" in lead_problems("They advocate 贸易 liberalization.", "en", "x")
+    # a bare figure or date is no answer (seen: "2019年1月" for "when did the talks start?")
+    assert lead_problems("2019年1月", "zh", "2019年1月，76个WTO成员签署联合声明。") == ["bare-figure"]
+    assert lead_problems("6,814.", "en", "6814台设备") == ["bare-figure"]
+    assert lead_problems("2019年1月，76个WTO成员启动了电子商务诸边谈判。", "zh", "2019年1月，76个WTO成员签署联合声明。") == []
     assert is_pure("中国坚定支持联合国和世界贸易组织（WTO）等多边体制。", "zh")
     assert with_marker("The talks started in 2019.", 2) == "The talks started in 2019 [2]."
     assert with_marker("谈判于2019年启动。", 1) == "谈判于2019年启动[1]。"
