@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, write_json
+from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, snapshot_config, write_json
 
 STEPS = ["tokens", "screen", "wpqa", "stock"]
 SCREEN_QUESTIONS = ["世贸组织框架下关于电子商务的诸边谈判是何时正式启动的？",
@@ -53,15 +53,7 @@ class Bench:
         self.data = read_json(self.out_path) if self.out_path.exists() and a.only else {}
         self.ran: set[str] = set()  # the steps of this invocation (--only: the others' results are kept)
         self.corpus = ROOT / "corpus"
-        self.config = self.work / "config.toml"  # a snapshot: edits made during the run change nothing
-        shutil.copy(ROOT / "config.toml", self.config)
-        from wpqa.settings import load_settings
-
-        real = load_settings(ROOT / "config.toml")
-        snap = load_settings(self.config)
-        if snap.data_dir != real.data_dir:
-            snap.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(real.data_dir, snap.data_dir)
+        self.config, real = snapshot_config(self.work)
         from llm.bundled import bundled_model_path
 
         self.model = str(bundled_model_path(real.data_dir))

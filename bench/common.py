@@ -105,6 +105,23 @@ def run_child(cmd: list[str], log: Path | None = None, env: dict | None = None, 
     return res
 
 
+def snapshot_config(work: Path) -> tuple[Path, object]:
+    """A copy of config.toml in `work`, so edits made by others during a run change nothing; its
+    relative data_dir (.wpqa/data, the assembled answer model) is linked to the real one.
+    Returns the copy's path and the real settings."""
+    import shutil
+
+    from wpqa.settings import load_settings
+
+    config = work / "config.toml"
+    shutil.copy(ROOT / "config.toml", config)
+    real, snap = load_settings(ROOT / "config.toml"), load_settings(config)
+    if snap.data_dir != real.data_dir:
+        snap.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(real.data_dir, snap.data_dir)
+    return config, real
+
+
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

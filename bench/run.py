@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, write_json
+from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, snapshot_config, write_json
 
 ADD_DOCS = ["ITU Contribution - Global Consensus on Digital Governance.pdf", "全球数字治理白皮书(2020年).pdf"]
 COLD_QUESTION = "Why have the G20 and the OECD made more headway on digital governance than the WTO talks?"
@@ -60,17 +60,7 @@ class Runner:
         self.steps: list[dict] = []
         self.mon = LoadMonitor()
         self.t0 = time.time()
-        # a snapshot of config.toml, so edits made by others during the run change nothing;
-        # its relative data_dir (.wpqa/data, the assembled answer model) is linked from the real one
-        self.config = self.work / "config.toml"
-        shutil.copy(ROOT / "config.toml", self.config)
-        from wpqa.settings import load_settings
-
-        real = load_settings(ROOT / "config.toml")
-        snap = load_settings(self.config)
-        if snap.data_dir != real.data_dir:
-            snap.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(real.data_dir, snap.data_dir)
+        self.config, _ = snapshot_config(self.work)
         self.full_index = self.work / "index-full"
 
     # ------------------------------------------------------------------ plumbing
