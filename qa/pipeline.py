@@ -21,7 +21,6 @@ from index.embeddings import CountingEmbeddings
 from ingest.text import detect_lang
 
 from . import defaults as D
-from . import defaults as D
 from .answer import ABSTAIN_TEXT, generate
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer

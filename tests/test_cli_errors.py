@@ -13,7 +13,7 @@ import pytest
 
 from common.errors import WpqaError
 from index.generation import current_name, publish
-from tests.helpers import OTHERS, SMALL_CORPUS, wpqa, wpqa_json, write_config
+from tests.helpers import OTHERS, SMALL_CORPUS, wpqa, write_config
 from wpqa.batch import done_ids
 from wpqa.status import read_status
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import statistics
 import sys
 from dataclasses import asdict
