@@ -7,7 +7,6 @@ body: never cut with `…`, never holding a heading (the heading is the citation
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ingest.chunking import split_sentences as split_spans
@@ -115,18 +114,3 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
 
 def question_tokens(question: str, translation: str | None) -> set[str]:
     return set(tokenize(question, stopwords=True)) | (set(tokenize(translation, stopwords=True)) if translation else set())
-
-
-_QUOTED = re.compile(r"《([^》]{2,40})》|“([^”]{2,40})”|\"([^\"]{2,40})\"")
-
-
-def missing_titles(question: str, translation: str | None, texts: list[str]) -> list[str]:
-    """Titles the question quotes (《…》, “…”) that appear in none of the texts: a question about a
-    document or a law the corpus never mentions cannot be answered from it."""
-    hay = re.sub(r"\s+", "", "".join(texts)).lower()
-    missing = []
-    for m in _QUOTED.finditer(question):
-        title = next(g for g in m.groups() if g)
-        if re.sub(r"\s+", "", title).lower() not in hay:
-            missing.append(title)
-    return missing

@@ -22,8 +22,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 
 from common.errors import WpqaError
-from ingest.model import Chunk
-from ingest.text import detect_lang
 from llm.bundled import (
     BUNDLED_FILENAME,
     BUNDLED_SHA256,
@@ -38,8 +36,6 @@ from llm.errors import LLMError, ModelError
 from llm.factory import backend_name, make_chat_model
 from llm.llamacpp import ChatLlamaCpp
 from qa.answer import generate
-from qa.evidence import Evidence
-from qa.retrieve import Hit
 from tests.helpers import DATA_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -486,24 +482,3 @@ def test_llama_cpp_context_overflow_is_llmerror(bundled_model):
     assert "\n" not in str(ei.value)
 
 
-def _evidence(n: int, text: str, lang: str) -> Evidence:
-    c = Chunk(id=f"x-{n}", doc="d.pdf", doc_sha256="x", ordinal=n, section_id="s1", section_path=["Background"],
-              page=1, page_end=1, lang=lang, start=0, end=len(text), text=text)
-    return Evidence(n=n, hit=Hit(n, c, 1.0), quote=text, score=1.0)
-
-
-@pytest.mark.llm
-def test_empty_model_answer_falls_back_to_translated_evidence(llama):
-    """The 1.5B model sometimes answers an English question about a Chinese source with nothing
-    but "[1]". The fallback gives the source's best sentence in English, translated by the same
-    model and checked against the source by the real e5 model."""
-    from index.embeddings import make_embeddings
-    from qa.answer import CitationChecker, check_model_answer
-    from qa.pipeline import PassageTranslator
-
-    ev = [_evidence(1, "二十国集团和经合组织由于避免了强制性承诺，在推动全球数字治理方面取得了一定进展。", "zh")]
-    text, cited, flags = check_model_answer(CitationChecker(make_embeddings("e5-small")), "[1]",
-                                            "Why did the G20 and the OECD make progress on digital governance?", "en",
-                                            ev, translate=PassageTranslator(llama))
-    assert "empty-model-answer-extractive" in flags and "translated" in flags, (text, flags)
-    assert cited == [1] and detect_lang(text) == "en" and "[1]" in text
