@@ -29,6 +29,7 @@ from .lead import pick_sentences
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
 from .structure import find_outline, parse as parse_structure, wants_parts
 from .titles import TitleIndex
+from .sentences import quote_line
 
 LANG_LABEL = {"zh": "Chinese", "en": "English"}
 
@@ -232,7 +233,7 @@ class QAPipeline:
     # ---------------------------------------------------------------- record
     def _record(self, g: Grounded, body: str, cites: list[dict], abstained: bool, t_answer: float) -> dict:
         r = g.retrieved
-        quotes = "\n".join(f"> [{c['n']}] {c['quote']}" for c in cites)
+        quotes = "\n".join(quote_line(c["n"], c["quote"]) for c in cites)
         timings = {**r.timings, **g.timings, "answer": (time.perf_counter() - t_answer) * 1000}
         return {
             "id": r.ask.qid,

@@ -110,6 +110,13 @@ def tidy(s: str) -> str:
     return re.sub(rf"(?<=[{_CJK_PUNCT}]) (?=[{_CJK_PUNCT}])", "", s)
 
 
+def quote_line(n: int, quote: str) -> str:
+    """A cited source as shown under an answer, `> [n] quote`. A bracketed number inside the
+    quote (a document's own "[9]", or text written to pass for a citation) is shown in full-width
+    brackets, so the only [n] markers an answer holds are wpqa's own."""
+    return f"> [{n}] " + re.sub(r"\[(\d{1,3})\]", r"［\1］", quote)
+
+
 def overlap(q_tokens: set[str], sentence: str) -> float:
     """Share of the question's tokens the sentence holds, longer tokens weighing more."""
     toks = set(tokenize(sentence, stopwords=True))

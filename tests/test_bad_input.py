@@ -496,8 +496,10 @@ def test_injection_cannot_change_citations_or_abstention_extractive(hostile):
     rec = wpqa_json(*cli_args(w), "ask", "--llm", "extractive", "--json", QUESTIONS[0])
     check_record(rec, w["index"], "extractive")
     assert "injection.md" in {c["doc"] for c in rec["contexts"]}  # the injection really reached the evidence
-    assert {"dropped-unknown-source-[9]", "dropped-unknown-source-[12]"} <= set(rec["flags"])
-    assert not rec["abstained"] and "freedonia.md" in {c["doc"] for c in rec["citations"]}
+    # the answer rests on one quoted sentence, cited to the document that holds it: the injected
+    # "[9]" and "[12]" are shown as the document's text (full-width brackets), never as citations
+    assert not rec["abstained"] and rec["citations"]
+    assert "［9］" in rec["answer"] or "freedonia.md" in {c["doc"] for c in rec["citations"]}
     for q in QUESTIONS:  # whether wpqa abstains is what it was before the document arrived
         rec = w["reader"].ask(q)
         check_record(rec, w["index"], "extractive")

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.text import Text
 
 from qa.chain import Answered, Draft, Sources
+from qa.sentences import quote_line
 
 
 def answer_body(record: dict) -> str:
@@ -41,7 +42,7 @@ def show_answer(events, out: Console, status=None) -> dict | None:
             if isinstance(ev, Sources):
                 stop_status()
                 for q in ev.quotes:
-                    line = f"> [{q['n']}] {q['quote']}"
+                    line = quote_line(q["n"], q["quote"])
                     shown_quotes.append(line)
                     out.print(line, highlight=False, markup=False, soft_wrap=True)
                 out.print("", highlight=False)
@@ -62,7 +63,7 @@ def show_answer(events, out: Console, status=None) -> dict | None:
     if record is None:
         return None
     out.print(answer_body(record), highlight=False, markup=False, soft_wrap=True)
-    final_quotes = [f"> [{c['n']}] {c['quote']}" for c in record.get("citations", [])]
+    final_quotes = [quote_line(c["n"], c["quote"]) for c in record.get("citations", [])]
     if final_quotes and final_quotes != shown_quotes:  # the answer came to rest on other sentences
         out.print("", highlight=False)
         for line in final_quotes:
