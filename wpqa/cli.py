@@ -74,24 +74,24 @@ def index_cmd(ctx: typer.Context,
     warned: set[str] = set()
     ocr = {"read": 0, "cached": 0}  # scanned pages: OCR'd now / taken from the OCR cache
 
-    def events(kind, **kw):
-        if kind == "ocr-page":
+    def events(event, **kw):
+        if event == "ocr-page":
             ocr["cached" if kw["cached"] else "read"] += 1
             if "ingest" in tasks:
                 progress.update(tasks["ingest"], description=f"reading documents ({sum(ocr.values())} pages OCR'd)")
-        elif kind == "ingest-start":
+        elif event == "ingest-start":
             tasks["ingest"] = progress.add_task("reading documents", total=kw["total"])
-        elif kind in ("ingested", "skip"):
+        elif event in ("ingested", "skip"):
             if "ingest" in tasks:  # files skipped before reading starts (symlinks, unchanged broken files) too
                 progress.advance(tasks["ingest"])
-            if kind == "skip":
+            if event == "skip":
                 warned.add(kw["name"])
                 err.print(f"[yellow]warning:[/] {escape(kw['name'])}: {escape(kw['reason'])}", highlight=False)
-        elif kind == "embed-start":
+        elif event == "embed-start":
             tasks["embed"] = progress.add_task("embedding chunks", total=kw["total"])
-        elif kind == "embedded":
+        elif event == "embedded":
             progress.advance(tasks["embed"], kw["n"])
-        elif kind == "write-start":
+        elif event == "write-start":
             tasks["write"] = progress.add_task("writing index", total=None)
 
     try:
