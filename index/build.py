@@ -68,13 +68,9 @@ class BuildSettings:
 
 
 @dataclass
-class BuildReport:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)  # {"name", "reason"}
-    duplicates: list[dict] = field(default_factory=list)  # {"name", "same_as"}
+class BuildReport(BuildPlan):
+    """The plan's classification as carried out, and what the build did."""
+
     warnings: list[str] = field(default_factory=list)
     chunks_total: int = 0
     chunks_new: int = 0

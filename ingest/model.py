@@ -48,6 +48,17 @@ class Document:
         return [p.number for p in self.pages if p.ocr]
 
 
+def page_at(first_page: int, page_breaks: list[tuple[int, int]], offset: int) -> int:
+    """The page holding character `offset` of a text that starts on `first_page` and has
+    `page_breaks` ((offset, page) where each later page starts, in order)."""
+    page = first_page
+    for o, p in page_breaks:
+        if o > offset:
+            break
+        page = p
+    return page
+
+
 @dataclass
 class Section:
     id: str  # "s0", "s1", ... in document order; s0 is the untitled preamble when present
@@ -89,12 +100,7 @@ class Chunk:
 
     def page_at(self, offset: int) -> int:
         """The page that holds character `offset` of the chunk's text."""
-        page = self.page
-        for o, p in self.page_breaks:
-            if o > offset:
-                break
-            page = p
-        return page
+        return page_at(self.page, self.page_breaks, offset)
 
     def embed_text(self) -> str:
         """Text given to the embedder and the lexical index: where the chunk sits, then its text."""

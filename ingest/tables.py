@@ -13,7 +13,7 @@ import re
 import statistics
 
 from .clean import normalize_line
-from .model import Page, Section, Table
+from .model import Page, Section, Table, page_at
 from .text import count_tokens
 
 CAPTION = re.compile(r"^(?:表|附表|Table|TABLE|Tab\.)\s*[\dA-Za-z一二三四五六七八九十]")
@@ -233,7 +233,7 @@ def _find_anchor(t: Table, sections: list[Section]) -> tuple[Section, int] | Non
 
 def _insert(s: Section, at: int, blocks: list[str], page: int) -> None:
     text = "\n".join(blocks)
-    before_page = _page_at(s, at)
+    before_page = page_at(s.page_start, s.page_breaks, at)
     if at == 0:
         s.text = text + ("\n" + s.text if s.text else "")
         start, shift = 0, len(text) + (1 if s.text[len(text):] else 0)
@@ -255,12 +255,3 @@ def _insert(s: Section, at: int, blocks: list[str], page: int) -> None:
     s.page_breaks = sorted(marks.items())
     s.page_start = min(s.page_start, page)
     s.page_end = max(s.page_end, page)
-
-
-def _page_at(s: Section, offset: int) -> int:
-    page = s.page_start
-    for o, p in s.page_breaks:
-        if o > offset:
-            break
-        page = p
-    return page
