@@ -76,6 +76,16 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def shown_path(p) -> str:
+    """A path as results record it: relative to the checkout when inside it (results are committed,
+    and no machine's absolute path belongs in the repository)."""
+    s = str(p)
+    try:
+        return str(Path(s).relative_to(ROOT)) if s.startswith("/") else s
+    except ValueError:
+        return s
+
+
 def run_child(cmd: list[str], log: Path | None = None, env: dict | None = None, timeout: float | None = None,
               cwd: Path = ROOT) -> dict:
     """Run a whole process; return wall seconds, its peak RSS (from wait4), exit code and output."""
@@ -97,7 +107,7 @@ def run_child(cmd: list[str], log: Path | None = None, env: dict | None = None, 
             time.sleep(0.01)
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
-    res = {"cmd": [str(c) for c in cmd], "wall_s": round(wall, 3), "peak_rss_mb": round(ru.ru_maxrss / 1024, 1),
+    res = {"cmd": [shown_path(c) for c in cmd], "wall_s": round(wall, 3), "peak_rss_mb": round(ru.ru_maxrss / 1024, 1),
            "user_s": round(ru.ru_utime, 2), "sys_s": round(ru.ru_stime, 2), "exit": p.returncode}
     if log:
         res["stdout"] = log.read_text(errors="replace")

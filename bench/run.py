@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, snapshot_config, write_json
+from .common import BENCH, DEV_SET, PY, ROOT, loadavg, machine, read_json, run_child, shown_path, snapshot_config, write_json
 
 ADD_DOCS = ["ITU Contribution - Global Consensus on Digital Governance.pdf", "全球数字治理白皮书(2020年).pdf"]
 COLD_QUESTION = "Why have the G20 and the OECD made more headway on digital governance than the WTO talks?"
@@ -223,7 +223,7 @@ class Runner:
                  "git_commit": git("rev-parse", "HEAD"), "git_subject": git("log", "-1", "--format=%s"),
                  "git_dirty": git("status", "--short", "--untracked-files=no", "--", "qa", "index", "ingest").splitlines(),
                  "config_sha256": hashlib.sha256(self.config.read_bytes()).hexdigest(),
-                 "dev_set": str(DEV_SET), "dev_set_sha256": hashlib.sha256(DEV_SET.read_bytes()).hexdigest(),
+                 "dev_set": shown_path(DEV_SET), "dev_set_sha256": hashlib.sha256(DEV_SET.read_bytes()).hexdigest(),
                  "versions": vers, "quick": self.quick, "load_at_start": loadavg(),
                  "command": "python -m bench.run" + (" --quick" if self.quick else "")}
         else:
