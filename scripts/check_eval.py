@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 from ingest.model import ChunkSettings  # noqa: E402
 from ingest.pipeline import ingest_corpus  # noqa: E402
 from ingest.text import detect_lang  # noqa: E402
+from wpqa.evaluate import eval_lines  # noqa: E402
 
 KINDS = ("zh-zh", "en-zh", "en-en", "zh-en", "structure", "numeric", "unanswerable")
 FIELDS = ("id", "lang", "kind", "question", "doc", "section", "evidence", "answer")
@@ -216,17 +217,9 @@ class Report:
 def check_file(path: Path, docs: dict[str, DocText], report: Report) -> None:
     seen_ids: dict[str, int] = {}
     seen_q: dict[str, int] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            report.problems.append(f"{where}: not valid JSON ({e.msg})")
-            continue
-        if not isinstance(item, dict):
-            report.problems.append(f"{where}: not a JSON object")
+    for n, where, item, problem in eval_lines(path, path.read_text(encoding="utf-8")):
+        if problem:
+            report.problems.append(f"{where}: {problem}")
             continue
         qid = item.get("id", "?")
         report.items += 1

@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import jieba
 
@@ -43,6 +44,24 @@ class EvalFormatError(WpqaError):
 # ------------------------------------------------------------------------------ the eval set
 
 
+def eval_lines(path: Path, text: str) -> Iterator[tuple[int, str, dict | None, str | None]]:
+    """(line number, "FILE:LINE", item, problem) for each non-blank line of an eval file: the
+    item is the line's JSON object, or None with the problem (not JSON, not an object)."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield n, where, None, f"not valid JSON ({e.msg})"
+            continue
+        if not isinstance(item, dict):
+            yield n, where, None, "not a JSON object"
+            continue
+        yield n, where, item, None
+
+
 def load_eval_set(path: Path) -> list[dict]:
     """The items of an eval set, each checked: id, question and a known kind; an answerable item
     (any kind but `unanswerable`) also has its gold `doc` and a non-empty `evidence` list."""
@@ -51,16 +70,9 @@ def load_eval_set(path: Path) -> list[dict]:
     except UnicodeDecodeError as e:
         raise EvalFormatError(f"{path}: not UTF-8 text ({e.reason})") from None
     items, seen = [], {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise EvalFormatError(f"{where}: not valid JSON ({e.msg})") from None
-        if not isinstance(item, dict):
-            raise EvalFormatError(f"{where}: not a JSON object")
+    for n, where, item, problem in eval_lines(path, text):
+        if problem:
+            raise EvalFormatError(f"{where}: {problem}")
         _check_item(item, where)
         if item["id"] in seen:
             raise EvalFormatError(f"{where}: id {item['id']!r} already used on line {seen[item['id']]}")
