@@ -13,9 +13,14 @@ retrieval on a scanned copy of the whole corpus next to the text corpus.
    scanned corpus's index, so step 4 reads the same text without OCR-ing again.
 3. Other packaged settings on a sample of pages (two Chinese, two English): render scale 1.5
    and 3, and scale 2 with the 180-degree line classifier on.
-4. `wpqa index` + `wpqa eval FILE --retrieval-only --json` on the text corpus and on the
+4. English word recall: the share of the text layer's English words (lower-cased, counted) that
+   the OCR text holds as words, as the recogniser wrote it and after wpqa's loader put back the
+   spaces it dropped (ingest.ocr_words); character accuracy cannot see a glued word.
+5. `wpqa index` + `wpqa eval FILE --retrieval-only --json` on the text corpus and on the
    scanned corpus: hit@1/hit@5/MRR@10 side by side; and how often the top context of a question
    names the same document and section in both (the same search in-process, untranslated).
+6. `wpqa eval FILE --llm extractive --no-translate --records` on both: for each question answered
+   on both corpora, whether the answers cite the same (document, section) first, and the same set.
 """
 from __future__ import annotations
 
@@ -82,6 +87,52 @@ def read(pdf_bytes: bytes, number: int, scale: float, use_cls: bool) -> tuple[st
     else:
         text = ocr.read_image(image).text
     return text, time.perf_counter() - t
+
+
+def word_recall(corpus: Path, scanned: Path, cache: OcrCache) -> dict:
+    """English word recall of the OCR'd corpus, raw and as the loader gives it (step 4)."""
+    from collections import Counter
+
+    from ingest.loaders import load_document
+
+    def words(text: str) -> Counter:
+        return Counter(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+
+    raw_hit = fixed_hit = total = 0
+    for pdf in sorted(corpus.glob("*.pdf")):
+        truth = load_document(pdf, pdf.name)
+        raw = cache_texts(scanned / pdf.name, cache)
+        fixed = load_document(scanned / pdf.name, pdf.name, ocr_cache=cache)
+        for t, r, f in zip(truth.pages, raw, fixed.pages):
+            want = words(t.text)
+            total += sum(want.values())
+            raw_hit += sum((want & words(r)).values())
+            fixed_hit += sum((want & words(f.text)).values())
+    return {"words": total, "as_read": round(raw_hit / total, 4) if total else None,
+            "spaces_restored": round(fixed_hit / total, 4) if total else None}
+
+
+def cache_texts(pdf: Path, cache: OcrCache) -> list[str]:
+    """The recogniser's text of each page of a scanned PDF, from the OCR cache (read if absent)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(pdf))
+    try:
+        return [page.text for page in ocr.ocr_pdf_pages(pdf.read_bytes(), list(range(1, len(doc) + 1)), cache).values()]
+    finally:
+        doc.close()
+
+
+def cited_sections(corpus: Path, index: Path, eval_file: Path, records: Path) -> dict[str, list[tuple[str, str]]]:
+    """(doc, section) of each citation of the extractive answer to each question (step 6)."""
+    wpqa("--corpus", str(corpus), "--index-dir", str(index), "eval", str(eval_file), "--llm", "extractive",
+         "--no-translate", "--json", "--records", str(records))
+    out = {}
+    for line in records.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if not r.get("abstained") and r.get("citations"):
+            out[r["id"]] = [(c["doc"], c["section"]) for c in r["citations"]]
+    return out
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -215,7 +266,11 @@ def main() -> None:
                              "pages": rows})
             print(name, json.dumps(summarise(rows), ensure_ascii=False), flush=True)
 
-        # 4. retrieval on the text corpus and on the scanned corpus
+        # 4. English words kept apart
+        words = word_recall(a.corpus, scanned, cache)
+        print("English word recall", json.dumps(words), flush=True)
+
+        # 5. retrieval on the text corpus and on the scanned corpus; 6. cited sections
         retrieval = None
         if not a.skip_eval:
             text = run_eval(a.corpus, work / "index-text", a.eval, a.translate)
@@ -230,6 +285,17 @@ def main() -> None:
                 "hit@5_difference": round(scan["table"]["overall"]["hit@5"] - text["table"]["overall"]["hit@5"], 4),
                 "same_top1_doc_and_section": f"{same1}/{len(ts)}",
                 "top5_doc_and_section_overlap": round(sum(overlap5) / len(overlap5), 4) if overlap5 else None,
+            }
+            tc = cited_sections(a.corpus, work / "index-text", a.eval, work / "records-text.jsonl")
+            sc = cited_sections(scanned, work / "index-scanned", a.eval, work / "records-scanned.jsonl")
+            both = sorted(set(tc) & set(sc))
+            retrieval["extractive_answers_cite"] = {
+                "answered_on_both": len(both),
+                "answered_on_text_only": sorted(set(tc) - set(sc)),
+                "answered_on_scan_only": sorted(set(sc) - set(tc)),
+                "same_first_section": sum(1 for q in both if tc[q][0] == sc[q][0]),
+                "same_set_of_sections": sum(1 for q in both if set(tc[q]) == set(sc[q])),
+                "differ": {q: {"text": tc[q], "scanned": sc[q]} for q in both if tc[q][0] != sc[q][0]},
             }
             print(json.dumps({k: v for k, v in retrieval.items() if k not in ("text", "scanned")}), flush=True)
     finally:
@@ -249,6 +315,7 @@ def main() -> None:
         "default_setting_all_pages": default,
         "default_setting_pages": pages,
         "settings_on_sample_pages": settings,
+        "english_word_recall": words,
         "retrieval": retrieval,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from .model import Document, IngestError, Page
 from .tables import find_tables
 from .ocr import OCR_HINT, needs_ocr, ocr_available, ocr_pdf_pages
+from .ocr_words import splitter_for
 from .text import has_words
 
 PDF_MAGIC = b"%PDF-"
@@ -133,11 +134,16 @@ def _ocr_scanned_pages(data: bytes, pages: list[Page], cache, progress) -> str:
     if not ocr_available():
         return NO_TEXT_LAYER_NO_OCR
     read = ocr_pdf_pages(data, [p.number for p in todo], cache, progress)
+    ocr_numbers = {p.number for p in todo}
+    # the document's words (its text pages too) tell glued English words from words the list lacks
+    splitter = splitter_for([read[n].text for n in ocr_numbers]
+                            + [p.text for p in pages if p.number not in ocr_numbers])
     problems = []
     for p in todo:
         result = read[p.number]
         if result.text:
-            p.text, p.ocr = _strip_controls(result.text), True
+            text = _strip_controls(result.text)
+            p.text, p.ocr = (splitter.fix(text) if splitter else text), True
         elif has_words(p.text):
             continue  # a few real characters on an otherwise empty page: kept as they are
         else:

@@ -123,7 +123,9 @@ class IngestedDocument:
 
 # Bumped whenever cleaning, sectioning or chunking changes what chunks come out of the same
 # file; the index manifest records it, so an index built by older code asks for a rebuild.
-INGEST_VERSION = 6  # 4: chunks record their page breaks; 5: Snowball English stems (BM25); 6: OCR of scans, tables as chunks
+# 4: chunks record their page breaks; 5: Snowball English stems (BM25); 6: OCR of scans, tables as
+# chunks; 7: spaces put back between English words OCR read glued
+INGEST_VERSION = 7
 
 
 @dataclass(frozen=True)
