@@ -16,7 +16,7 @@ from pathlib import Path
 from .model import Document, IngestError, Page
 from .tables import find_tables
 from .ocr import OCR_HINT, needs_ocr, ocr_available, ocr_pdf_pages
-from .ocr_words import splitter_for
+from .ocr_repair import repair_heading_numbers, splitter_for
 from .text import has_words
 
 PDF_MAGIC = b"%PDF-"
@@ -138,11 +138,13 @@ def _ocr_scanned_pages(data: bytes, pages: list[Page], cache, progress) -> str:
     # the document's words (its text pages too) tell glued English words from words the list lacks
     splitter = splitter_for([read[n].text for n in ocr_numbers]
                             + [p.text for p in pages if p.number not in ocr_numbers])
+    # heading numbers are repaired through the document in page order: "lIl." after "I." is "II."
+    repaired = dict(zip(sorted(ocr_numbers), repair_heading_numbers([read[n].text for n in sorted(ocr_numbers)])))
     problems = []
     for p in todo:
         result = read[p.number]
         if result.text:
-            text = _strip_controls(result.text)
+            text = _strip_controls(repaired[p.number])
             p.text, p.ocr = (splitter.fix(text) if splitter else text), True
         elif has_words(p.text):
             continue  # a few real characters on an otherwise empty page: kept as they are

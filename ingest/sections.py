@@ -134,7 +134,7 @@ def detect_headings(cleaned: CleanedDocument, markdown: bool = False) -> list[He
         m = classify(t)
         h = _confirm_by_outline(texts, i, outline, cleaned) if (m or display_width(t) <= 80) else None
         if h is not None:
-            del outline[skeleton(h.title)]  # each contents entry heads one section
+            outline.pop(skeleton(h.title), None)  # each contents entry heads one section
             h.kind = m.kind if m else (classify(h.title).kind if classify(h.title) else "standalone")
         elif m and not (cleaned.outline and m.kind in outline_kinds):  # else: outline lists this style, not this line
             h = Heading(i, 1, m.title, "") if m.kind == "standalone" else _extend_wrapped(texts, i, m.title, cleaned)
@@ -161,9 +161,25 @@ def _confirm_by_outline(texts: list[str], i: int, outline: dict[str, str], clean
         sk = skeleton(acc)
         if sk in outline:
             return Heading(i, used, outline[sk], "")
+        near = _misread_entry(sk, outline) if classify(texts[i]) else None
+        if near is not None:
+            return Heading(i, used, near, "")
         if i + used >= len(texts) or not any(e.startswith(sk) for e in outline):
             return None
         acc = join_two(acc, texts[i + used], cleaned.vocab)
+    return None
+
+
+def _misread_entry(sk: str, outline: dict[str, str]) -> str | None:
+    """The contents entry a numbered line is with a character or two misread (OCR read 匮 as 遗
+    in "（五）小结：共识匮乏导致…"): same length, same first characters, at most one character
+    in twelve different. The entry's own spelling is the title."""
+    if len(sk) < 8:
+        return None
+    for key, title in outline.items():
+        if len(key) == len(sk) and key[:3] == sk[:3]:
+            if sum(a != b for a, b in zip(key, sk)) <= max(1, len(sk) // 12):
+                return title
     return None
 
 

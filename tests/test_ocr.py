@@ -76,6 +76,19 @@ def test_mixed_pdf_ocrs_only_the_scanned_page_and_the_cache_reads_it_once(tmp_pa
 
 
 @pytest.mark.slow
+def test_scanned_english_report_has_the_section_tree_of_its_text_version(tmp_path, ocr_cache):
+    """The 2022 white paper, every page scanned: OCR misreads its heading numbers ("lIl." for II.,
+    "(ili)" for (iii)) and glues words; repaired, the sections, their pages and the chunks are
+    those of the text PDF, so citations name the same sections."""
+    src = CORPUS / "White Paper on Global Digital Governance (2022).pdf"
+    want = ingest_file(src, tmp_path, ChunkSettings())
+    got = ingest_file(make_scanned_pdf(src, tmp_path / "scan.pdf"), tmp_path, ChunkSettings(), ocr_cache=ocr_cache)
+    assert got.document.ocr_pages == [1, 2, 3, 4]
+    assert [s.title for s in got.sections] == [s.title for s in want.sections]
+    assert [(c.section_path, c.page) for c in got.chunks] == [(c.section_path, c.page) for c in want.chunks]
+
+
+@pytest.mark.slow
 def test_scanned_english_page_keeps_its_words_apart(tmp_path, ocr_cache):
     """PP-OCRv4 drops the space between tightly set English words now and then ("thePeople's",
     "onITUStrategicPlanfor": 0.974 of the page's words came back as words); the loader puts the

@@ -1,6 +1,13 @@
-"""Put back the spaces the OCR recogniser drops between English words.
+"""Repairs of what OCR misreads in ways that matter to sections and search: heading numbers
+and the spaces between English words.
 
-PP-OCRv4 reads a tightly set English line as one run of letters now and then
+Heading numbers: PP-OCRv4 reads the Roman numeral "III." as "lIl." or "Ill." and "(iii)" as
+"(ili)", and drops the space in "(ii)With" or "Chapter 4:Bilateral"; a misread number hides the
+heading from the section tree (the 2022 white paper's chapters II and III merged into chapter I).
+`repair_heading_numbers` rewrites such a number at the start of a line when the result is a
+Roman numeral.
+
+Glued words: PP-OCRv4 reads a tightly set English line as one run of letters now and then
 ("Dilemmaunder theGlobalMultilateralFramework", "LighthouseSurvey"): about 1.4% of the English
 words of the scanned corpus came back glued, and a glued word is lost to the lexical index and
 to a reader. A run of letters that is neither an English word (wordninja's 126k-word list) nor a
@@ -15,6 +22,80 @@ import re
 from collections import Counter
 from math import log
 
+_ROMAN = re.compile(r"^(?=[MDCLXVI])M{0,3}(?:C[MD]|D?C{0,3})(?:X[CL]|L?X{0,3})(?:I[XV]|V?I{0,3})$")
+_LINE_NUMERAL = re.compile(r"^([IlVX|]{1,5})\.(?=\s*[A-Z])")  # "lIl. New Circumstances"
+_LINE_PAREN_NUMERAL = re.compile(r"^\(([ivxl]{1,5})\)")  # "(ili) The exploration"
+_GLUED_AFTER_NUMBER = re.compile(r"^(\((?:[ivx]{1,5}|\d{1,2})\)|Chapter \d{1,2}\s*[:：])(?=[A-Za-z])")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+
+
+def _roman_value(numeral: str) -> int:
+    total = 0
+    for a, b in zip(numeral, numeral[1:] + " "):
+        v = _ROMAN_VALUES[a]
+        total += -v if b != " " and _ROMAN_VALUES[b] > v else v
+    return total
+
+
+def _to_roman(n: int) -> str:
+    out = ""
+    for v, r in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= v:
+            out, n = out + r, n - v
+    return out
+
+
+def _repaired(seen: str, last: int) -> tuple[str, int] | None:
+    """A misread Roman numeral (upper case, l and | for I) as printed: the next number after
+    `last` when the misreading is one letter off it ("lIl" after I is II), else the numeral it
+    reads as. None when it is no Roman numeral or nothing was misread."""
+    if not any(c in seen for c in "l|"):
+        return None
+    fixed = seen.replace("l", "I").replace("|", "I")
+    expected = _to_roman(last + 1)
+    if fixed != expected and abs(len(fixed) - len(expected)) <= 1 and set(expected) <= set(fixed):
+        fixed = expected
+    return (fixed, _roman_value(fixed)) if _ROMAN.match(fixed) else None
+
+
+def repair_heading_numbers(pages: list[str]) -> list[str]:
+    """Heading numbers at the start of lines as the pages printed them, read in order through the
+    document: "lIl." -> "II." after chapter I, "(ili)" -> "(iii)" after (ii), "(ii)With" -> "(ii) With",
+    "Chapter 4:Bilateral" -> "Chapter 4: Bilateral"."""
+    chapter = part = 0
+    part_capital = False
+    out = []
+    for text in pages:
+        lines = []
+        for line in text.split("\n"):
+            m = _LINE_NUMERAL.match(line)
+            if m:
+                got = _repaired(m.group(1), chapter)
+                if got:
+                    line = got[0] + line[len(m.group(1)):]
+                    chapter = got[1]
+                elif _ROMAN.match(m.group(1)):
+                    chapter = _roman_value(m.group(1))
+                if got or _ROMAN.match(m.group(1)):
+                    part, part_capital = 0, False
+            m = _LINE_PAREN_NUMERAL.match(line)
+            if m:
+                got = _repaired(m.group(1).replace("l", "|").upper(), part)
+                value = got[1] if got else (_roman_value(m.group(1).upper()) if _ROMAN.match(m.group(1).upper()) else 0)
+                if got:
+                    line = f"({got[0].lower()})" + line[m.end():]
+                rest = line[line.index(")") + 1:].lstrip()
+                # "(iii) with growing importance": the next item of a list whose items start
+                # capitalised had its capital misread
+                if value and value == part + 1 and part_capital and rest[:1].islower():
+                    line = line[: len(line) - len(rest)] + rest[0].upper() + rest[1:]
+                if value:
+                    part, part_capital = value, line[line.index(")") + 1:].lstrip()[:1].isupper()
+            lines.append(_GLUED_AFTER_NUMBER.sub(lambda g: g.group(1).rstrip() + " ", line))
+        out.append("\n".join(lines))
+    return out
+
+
 # Short words a glued run may hold; any other part must have three letters or more, so that
 # a word the dictionary lacks ("plurilateral") is not cut into dictionary debris ("pl uri lateral").
 SHORT = frozenset("a an as at be by do he if in is it me my no of on or so to up us we".split())
@@ -25,9 +106,12 @@ FUNCTION = SHORT | frozenset(
     "and are but for from has have into its not our over some than that the their this under was "
     "which while with".split())
 MIN_RUN = 5  # shorter runs are left alone
+LONG_RUN = 20  # a run this long is no word: split without a function word among its parts
 DOC_WORD_MIN_COUNT = 3  # a word the document uses this often counts as a word
 _RUN = re.compile(r"(?<![A-Za-z])[A-Za-z]{%d,}(?![A-Za-z])" % MIN_RUN)
 _POSSESSIVE_GLUED = re.compile(r"(?<=[A-Za-z]['’]s)(?=[A-Z])")  # "People'sRepublic"
+_AMPERSAND_GLUED = re.compile(r"(?<=[a-z]{2})&(?=[A-Z][a-z])")  # "Dual&Plurilateral", not "AT&T"
+_AI_MISREAD = re.compile(r"\(Al\)")  # "(AI)" read with a lower-case L
 _WORD = re.compile(r"[A-Za-z]+")
 _CASE_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
@@ -74,7 +158,7 @@ class WordSplitter:
                 continue
             parts = list(self._model.split(piece))
             if (len(parts) > 1 and all(map(self._part_ok, parts))
-                    and any(p.lower() in FUNCTION for p in parts)):
+                    and (len(piece) >= LONG_RUN or any(p.lower() in FUNCTION for p in parts))):
                 out.extend(parts)
             else:
                 out.append(piece)
@@ -88,6 +172,7 @@ class WordSplitter:
 
     def fix(self, text: str) -> str:
         text = _POSSESSIVE_GLUED.sub(" ", text)
+        text = _AMPERSAND_GLUED.sub(" & ", _AI_MISREAD.sub("(AI)", text))
         return _RUN.sub(lambda m: self.split_run(m.group(0)), text)
 
 
