@@ -42,6 +42,19 @@ def with_marker(text: str, n: int) -> str:
     return text[: m.start()] + mark + text[m.start():] if m else text + mark
 
 
+def recheck_passages(evidence: list[Evidence], picks: list[Pick], lang: str, most: int = 2) -> list[Evidence]:
+    """Passages to ask again when the model found no answer in the picked sentences: the best
+    passage (unless the pick already holds all of it), then the best passage in the question's
+    language from another chunk than the pick's."""
+    out: list[Evidence] = []
+    if evidence and join_sentences([s.text for s in evidence[0].sentences][:4]) != picks[0].text:
+        out.append(evidence[0])
+    other = next((e for e in evidence if e.lang == lang and e.n != picks[0].n and e not in out), None)
+    if other is not None:
+        out.append(other)
+    return out[:most]
+
+
 class Composer:
     def __init__(self, llm, max_tokens: int = 200, translate=None):
         self.llm = llm
@@ -70,20 +83,26 @@ class Composer:
             if not strong:
                 yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"])
                 return
-            # strong retrieval: the single best passage, whole, before it becomes an abstention
-            best = evidence[0]
-            passage = join_sentences([s.text for s in best.sentences][:4])
-            raw = "".join(self._generate(lead_messages(question, lang, passage)))
-            if is_not_found(raw):
+            # strong retrieval: before it becomes an abstention, the best passage whole, and the
+            # best other passage in the question's language (a table of another language may
+            # have been picked for its shape)
+            found = None
+            for e in recheck_passages(evidence, picks, lang):
+                passage = join_sentences([s.text for s in e.sentences][:4])
+                raw = "".join(self._generate(lead_messages(question, lang, passage)))
+                if not is_not_found(raw):
+                    found = e, passage
+                    break
+            if found is None:
                 yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer", "rechecked-best-passage"])
                 return
             flags.append("not-found-overruled")
-            picks, source = [Pick(best.n, passage, best.lang, 0.0)], passage
+            picks, source = [Pick(found[0].n, found[1], found[0].lang, 0.0)], found[1]
         lead = clean_lead(raw)
         problems = lead_problems(lead, lang, source)
         if problems:
             flags.append("lead-retried: " + ",".join(problems))
-            lead = clean_lead("".join(self._generate(retry_messages(question, lang, source))))
+            lead = clean_lead("".join(self._generate(retry_messages(question, lang, source, problems))))
             problems = lead_problems(lead, lang, source)
         if problems:
             flags.append("lead-replaced: " + ",".join(problems))

@@ -67,13 +67,24 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     rank, i, sents, q = cands[k]
     sc = lex[k]
     e = evidence[rank]
-    chosen = [sents[i]]
+    lo = hi = i  # the picked run of sentences, sents[lo..hi]
     cost = _cost(sents[i])
     for j in (i + 1, i - 1):  # one neighbour that also matches the question
         if 0 <= j < len(sents) and sc > 0 and overlap(q, sents[j]) >= 0.6 * sc and cost + _cost(sents[j]) <= max_chars:
-            chosen = [sents[j]] + chosen if j < i else chosen + [sents[j]]
+            lo, hi = min(lo, j), max(hi, j)
+            cost += _cost(sents[j])
             break
+    # A sentence that matches the question best is often the one that announces the answer
+    # ("治理碎片化是未来全球数字治理最大挑战。", "BEPS已形成……双支柱应对方案。"); the
+    # answer follows it. A short pick takes the sentences after it while they fit.
+    while cost <= max_chars * SHORT_PICK and hi + 1 < len(sents) and cost + _cost(sents[hi + 1]) <= max_chars:
+        hi += 1
+        cost += _cost(sents[hi])
+    chosen = sents[lo:hi + 1]
     return [Pick(e.n, join_sentences(chosen), e.lang, scores[k])]
+
+
+SHORT_PICK = 0.5  # a pick shorter than this share of max_chars takes the sentences after it
 
 
 def _cost(s: str) -> int:
@@ -97,12 +108,17 @@ def lead_messages(question: str, lang: str, source: str) -> list[dict]:
             {"role": "user", "content": f"{label[0]}: {source}\n{label[1]}: {question}\n{label[2]}:"}]
 
 
-def retry_messages(question: str, lang: str, source: str) -> list[dict]:
-    """A second, stricter try when the first lead came out in mixed languages or with a figure
-    the source does not hold."""
+def retry_messages(question: str, lang: str, source: str, problems: list[str] = ()) -> list[dict]:
+    """A second, stricter try when the first lead came out in mixed languages, with a figure the
+    source does not hold, or as a bare figure ("40.7"): the note says what was wrong."""
     msgs = lead_messages(question, lang, source)
-    msgs[1]["content"] += (" (answer in English only, using only the figures in the source)" if lang == "en"
-                           else "（只用简体中文回答，只用引文中的数字）")
+    if "bare-figure" in problems or "empty" in problems:
+        note = (" (answer in one complete English sentence that says what the figure counts, with its unit)"
+                if lang == "en" else "（用一句完整的简体中文句子回答，写出数字指什么，带上单位）")
+    else:
+        note = (" (answer in English only, using only the figures in the source)" if lang == "en"
+                else "（只用简体中文回答，只用引文中的数字）")
+    msgs[1]["content"] += note
     return msgs
 
 

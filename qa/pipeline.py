@@ -29,7 +29,7 @@ from .lead import pick_sentences
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
 from .structure import find_outline, parse as parse_structure, wants_parts
 from .titles import TitleIndex
-from .sentences import quote_line
+from .sentences import flat, quote_line
 
 LANG_LABEL = {"zh": "Chinese", "en": "English"}
 
@@ -276,6 +276,6 @@ class QAPipeline:
 def _citation(evidence: list[Evidence], n: int, quote: str) -> dict:
     e = next(e for e in evidence if e.n == n)
     c = e.citation()
-    c["quote"] = quote
+    c["quote"] = flat(quote)
     c["page"] = quote_page(e.hit.chunk, quote, e.sentences)
     return c

@@ -104,17 +104,26 @@ _CJK_PUNCT = "\u3400-\u9fff，。、；：？！“”‘’（）《》"
 
 def tidy(s: str) -> str:
     """Runs of whitespace become one space; a space between two Chinese characters (a PDF line
-    break) goes; footnote marks go."""
+    break) goes; footnote marks go. A Markdown table keeps one line a row (caption first), so a
+    model reads its rows and columns; `flat` makes it one line for a quote."""
     s = re.sub(r"(?<=[^\s\d])\[\d{1,3}\]", "", s)  # a footnote mark the PDF printed ("…”[2]"): not a citation
+    if re.search(r"^\s*\|", s, re.M):
+        lines = [" ".join(x.split()) for x in s.splitlines() if x.strip()]
+        return "\n".join(lines)
     s = " ".join(s.split())
     return re.sub(rf"(?<=[{_CJK_PUNCT}]) (?=[{_CJK_PUNCT}])", "", s)
+
+
+def flat(s: str) -> str:
+    """A passage on one line (a table's rows one after another), as quotes show it."""
+    return " ".join(s.split())
 
 
 def quote_line(n: int, quote: str) -> str:
     """A cited source as shown under an answer, `> [n] quote`. A bracketed number inside the
     quote (a document's own "[9]", or text written to pass for a citation) is shown in full-width
     brackets, so the only [n] markers an answer holds are wpqa's own."""
-    return f"> [{n}] " + re.sub(r"\[(\d{1,3})\]", r"［\1］", quote)
+    return f"> [{n}] " + re.sub(r"\[(\d{1,3})\]", r"［\1］", flat(quote))
 
 
 def overlap(q_tokens: set[str], sentence: str) -> float:
