@@ -83,7 +83,7 @@ def test_scanned_english_report_has_the_section_tree_of_its_text_version(tmp_pat
     src = CORPUS / "White Paper on Global Digital Governance (2022).pdf"
     want = ingest_file(src, tmp_path, ChunkSettings())
     got = ingest_file(make_scanned_pdf(src, tmp_path / "scan.pdf"), tmp_path, ChunkSettings(), ocr_cache=ocr_cache)
-    assert got.document.ocr_pages == [1, 2, 3, 4]
+    assert got.document.ocr_pages and want.document.ocr_pages == []
     assert [s.title for s in got.sections] == [s.title for s in want.sections]
     assert [(c.section_path, c.page) for c in got.chunks] == [(c.section_path, c.page) for c in want.chunks]
 
