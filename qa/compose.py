@@ -15,7 +15,7 @@ from typing import Iterator
 from .answer import is_not_found
 from .chain import Draft
 from .evidence import Evidence
-from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages
+from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages, translation_messages
 from .sentences import join_sentences
 from .structure import Outline
 
@@ -42,30 +42,60 @@ def with_marker(text: str, n: int) -> str:
     return text[: m.start()] + mark + text[m.start():] if m else text + mark
 
 
-def recheck_passages(evidence: list[Evidence], picks: list[Pick], lang: str, most: int = 2) -> list[Evidence]:
-    """Passages to ask again when the model found no answer in the picked sentences: the best
-    passage (unless the pick already holds all of it), then the best passage in the question's
-    language from another chunk than the pick's."""
+def recheck_passages(evidence: list[Evidence], picks: list[Pick], most: int = 2) -> list[Evidence]:
+    """Passages to ask again when the model found no answer in the picked sentences: first the
+    best passage in the other language than the pick's (the pick went to the wrong language: a
+    Chinese passage for a Chinese question answered by the English news summary, or a table of
+    the same shape in the other language), then the best passage whole (unless the pick already
+    holds all of it). The model accepts almost any long passage, so the likelier one goes first."""
     out: list[Evidence] = []
-    if evidence and join_sentences([s.text for s in evidence[0].sentences][:4]) != picks[0].text:
-        out.append(evidence[0])
-    other = next((e for e in evidence if e.lang == lang and e.n != picks[0].n and e not in out), None)
+    other = next((e for e in evidence if e.lang != picks[0].lang and e.n != picks[0].n), None)
     if other is not None:
         out.append(other)
+    if evidence and evidence[0] not in out and join_sentences([s.text for s in evidence[0].sentences][:4]) != picks[0].text:
+        out.append(evidence[0])
     return out[:most]
 
 
+CHECK_TOKENS = 8  # enough to see whether the model starts an answer or writes NOT_FOUND
+
+
 class Composer:
-    def __init__(self, llm, max_tokens: int = 200, translate=None):
+    def __init__(self, llm, max_tokens: int = 200, translate=None, cross_lingual: str = "lead",
+                 same_language: str = "sentences"):
         self.llm = llm
         self.max_tokens = max_tokens
         self.translate = translate  # (text, target_lang) -> text | None
+        # "lead": the model writes the lead from the other-language sentences; "translate": the
+        # picked sentences are translated and stand as the body (answer in the evidence's
+        # language, then translate it)
+        self.cross_lingual = cross_lingual
+        # "lead": the model writes a lead over sentences in the question's language too;
+        # "sentences": those sentences are the body, the model only confirms they answer
+        self.same_language = same_language
 
     # ---------------------------------------------------------------- lead over picked sentences
-    def _generate(self, messages: list[dict]) -> Iterator[str]:
+    def _generate(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
         from llm.stream import stream_text
 
-        yield from stream_text(self.llm, messages, max_tokens=self.max_tokens, temperature=0.0)
+        yield from stream_text(self.llm, messages, max_tokens=max_tokens or self.max_tokens, temperature=0.0)
+
+    def _answers(self, question: str, lang: str, source: str, max_tokens: int | None = None) -> str | None:
+        """The model's lead over `source`, or None when it says the source does not answer."""
+        raw = "".join(self._generate(lead_messages(question, lang, source), max_tokens))
+        return None if is_not_found(raw) else raw
+
+    def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+                 max_tokens: int | None = None) -> tuple[Pick, str] | None:
+        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the best passage
+        whole, then the best passage of another chunk in another language than the pick's (a
+        table of the other language may have been picked for its shape)."""
+        for e in recheck_passages(evidence, picks):
+            passage = join_sentences([s.text for s in e.sentences][:4])
+            raw = self._answers(question, lang, passage, max_tokens)
+            if raw is not None:
+                return Pick(e.n, passage, e.lang, 0.0), raw
+        return None
 
     def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
              strong: bool) -> Iterator[Draft | LeadOutcome]:
@@ -74,36 +104,55 @@ class Composer:
             yield self._extractive(lang, picks, flags)
             return
         source = join_sentences([p.text for p in picks])
-        parts: list[str] = []
+        same = picks[0].lang == lang
+        if (same and self.same_language == "sentences") or (not same and self.cross_lingual == "translate"):
+            # the picked sentences are the answer (translated when they are in the other
+            # language); the model only confirms that they answer
+            if self._answers(question, lang, source, CHECK_TOKENS) is None:
+                found = self._recheck(question, lang, picks, evidence, CHECK_TOKENS) if strong else None
+                if found is None:
+                    yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"]
+                                      + (["rechecked-best-passage"] if strong else []))
+                    return
+                flags.append("not-found-overruled")
+                picks = [found[0]]
+                source = picks[0].text
+            if picks[0].lang == lang:
+                flags.append("answer-is-the-source")
+                yield self._extractive(lang, picks, flags)
+                return
+            # answer in the evidence's language (the sentences), then translate that answer
+            parts: list[str] = []
+            for piece in self._generate(translation_messages(source, lang)):
+                parts.append(piece)
+                yield Draft(piece)
+            moved = clean_lead("".join(parts))
+            problems = lead_problems(moved, lang, source)
+            if not problems:
+                flags.append("answer-is-the-source-translated")
+                yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
+                return
+            flags.append("translation-replaced-by-lead: " + ",".join(problems))
+        parts = []
         for piece in self._generate(lead_messages(question, lang, source)):
             parts.append(piece)
             yield Draft(piece)
         raw = "".join(parts)
         if is_not_found(raw):
-            if not strong:
-                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"])
-                return
-            # strong retrieval: before it becomes an abstention, the best passage whole, and the
-            # best other passage in the question's language (a table of another language may
-            # have been picked for its shape)
-            found = None
-            for e in recheck_passages(evidence, picks, lang):
-                passage = join_sentences([s.text for s in e.sentences][:4])
-                raw = "".join(self._generate(lead_messages(question, lang, passage)))
-                if not is_not_found(raw):
-                    found = e, passage
-                    break
+            found = self._recheck(question, lang, picks, evidence) if strong else None
             if found is None:
-                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer", "rechecked-best-passage"])
+                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"]
+                                  + (["rechecked-best-passage"] if strong else []))
                 return
             flags.append("not-found-overruled")
-            picks, source = [Pick(found[0].n, found[1], found[0].lang, 0.0)], found[1]
+            picks, raw = [found[0]], found[1]
+            source = picks[0].text
         lead = clean_lead(raw)
-        problems = lead_problems(lead, lang, source)
+        problems = lead_problems(lead, lang, source, question)
         if problems:
             flags.append("lead-retried: " + ",".join(problems))
             lead = clean_lead("".join(self._generate(retry_messages(question, lang, source, problems))))
-            problems = lead_problems(lead, lang, source)
+            problems = lead_problems(lead, lang, source, question)
         if problems:
             flags.append("lead-replaced: " + ",".join(problems))
             yield self._fallback(lang, picks, flags)

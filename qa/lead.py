@@ -108,6 +108,15 @@ def lead_messages(question: str, lang: str, source: str) -> list[dict]:
             {"role": "user", "content": f"{label[0]}: {source}\n{label[1]}: {question}\n{label[2]}:"}]
 
 
+def translation_messages(text: str, target: str) -> list[dict]:
+    """The answer sentences, translated into the question's language (a fixed system part, so
+    llama.cpp keeps it evaluated)."""
+    source, into = ("Chinese", "English") if target == "en" else ("English", "Chinese")
+    return [{"role": "system", "content": f"Translate the user's text from {source} into {into}. "
+                                          "Keep every name and figure. Output only the translation."},
+            {"role": "user", "content": text}]
+
+
 def retry_messages(question: str, lang: str, source: str, problems: list[str] = ()) -> list[dict]:
     """A second, stricter try when the first lead came out in mixed languages, with a figure the
     source does not hold, or as a bare figure ("40.7"): the note says what was wrong."""
@@ -143,10 +152,15 @@ def is_pure(text: str, lang: str) -> bool:
 _BARE = re.compile(r"[\s\d.,，。、%％个年月日亿万千百美元-]*")
 
 
-def lead_problems(lead: str, lang: str, source: str) -> list[str]:
+def lead_problems(lead: str, lang: str, source: str, question: str | None = None) -> list[str]:
     """Why a lead cannot stand: empty, a bare figure with no sentence, mixed languages, a figure
-    the source does not hold, a truncation mark."""
+    the source does not hold, a truncation mark, or (given the question) nothing but the
+    question restated ("安全的跨境数据流动能给跨国企业带来好处。")."""
     out = []
+    if question is not None and detect_lang(question) == lang:
+        new = set(tokenize(lead, stopwords=True)) - set(tokenize(question, stopwords=True))
+        if len(new) < 2:
+            out.append("restates-question")
     if not re.search(r"\w", lead):
         out.append("empty")
     elif _BARE.fullmatch(lead):

@@ -25,7 +25,7 @@ from .answer import ABSTAIN_TEXT, generate
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
-from .lead import pick_sentences
+from .lead import pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
 from .structure import find_outline, parse as parse_structure, wants_parts
 from .titles import TitleIndex
@@ -44,6 +44,8 @@ class AnswerConfig:
     strong_margin: float = 1.0  # a NOT_FOUND above abstain_threshold + this is asked again
     dense_pick: bool = False  # the answer sentence is chosen with e5 similarity besides shared words
     pick_rank_weight: float = 0.2  # a lower-ranked chunk's sentences lose this much per rank
+    same_language: str = D.SAME_LANGUAGE  # see qa.compose.Composer
+    cross_lingual: str = D.CROSS_LINGUAL
 
 
 # One worked example per direction keeps a small model translating instead of answering.
@@ -98,11 +100,7 @@ class PassageTranslator:
         self.max_tokens = max_tokens
 
     def __call__(self, text: str, target: str) -> str | None:
-        source = "Chinese" if target == "en" else "English"
-        msgs = [{"role": "system", "content": f"Translate the user's text from {source} into {LANG_LABEL[target]}. "
-                                              "Keep every name and figure. Output only the translation."},
-                {"role": "user", "content": text}]
-        return _translation(self.llm, msgs, target, self.max_tokens, one_line=False)
+        return _translation(self.llm, translation_messages(text, target), target, self.max_tokens, one_line=False)
 
 
 class QAPipeline:
@@ -116,7 +114,8 @@ class QAPipeline:
         self.retriever = WpqaRetriever(searcher=searcher, k=self.cfg.top_k)
         self._titles: TitleIndex | None = None
         self._headings: dict[str, list[str]] | None = None
-        self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None)
+        self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None,
+                                 cross_lingual=self.cfg.cross_lingual, same_language=self.cfg.same_language)
         self.chain = (RunnableLambda(self._retrieve, name="retrieve")
                       | RunnableLambda(self._ground, name="ground")
                       | RunnableLambda(self._answer, name="answer"))

@@ -105,6 +105,8 @@ class AnswerSettings(_Table):
     evidence_chars: int = Field(qa_defaults.EVIDENCE_CHARS, ge=20)
     abstain_threshold: float = Field(qa_defaults.ABSTAIN_THRESHOLD, ge=0)
     max_tokens: int = Field(qa_defaults.MAX_TOKENS, ge=1)
+    same_language: Literal["sentences", "lead"] = qa_defaults.SAME_LANGUAGE
+    cross_lingual: Literal["translate", "lead"] = qa_defaults.CROSS_LINGUAL
 
 
 class OpenAISettings(_Table):

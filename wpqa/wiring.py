@@ -88,5 +88,6 @@ class Ctx:
                                   FusionParams(candidates=r.candidates))
         a = self.settings.answer
         cfg = AnswerConfig(top_k=r.top_k, max_evidence=a.max_evidence, evidence_chars=a.evidence_chars,
-                           abstain_threshold=a.abstain_threshold, max_tokens=a.max_tokens)
+                           abstain_threshold=a.abstain_threshold, max_tokens=a.max_tokens,
+                           same_language=a.same_language, cross_lingual=a.cross_lingual)
         return QAPipeline(searcher, self.embeddings(), llm, cfg, backend_name=name)
