@@ -16,7 +16,7 @@ from .answer import is_not_found
 from .chain import Draft
 from .evidence import Evidence
 from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages, translation_messages
-from .sentences import join_sentences
+from .sentences import is_table, join_sentences
 from .structure import Outline
 
 QUOTE_LABEL = {"en": "The source answers this in Chinese (see the quote)",
@@ -105,7 +105,10 @@ class Composer:
             return
         source = join_sentences([p.text for p in picks])
         same = picks[0].lang == lang
-        if (same and self.same_language == "sentences") or (not same and self.cross_lingual == "translate"):
+        # a table is no answer sentence: the model reads its row and writes one (the lead path)
+        tabular = any(is_table(p.text) for p in picks)
+        if not tabular and ((same and self.same_language == "sentences")
+                            or (not same and self.cross_lingual == "translate")):
             # the picked sentences are the answer (translated when they are in the other
             # language); the model only confirms that they answer
             if self._answers(question, lang, source, CHECK_TOKENS) is None:

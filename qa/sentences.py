@@ -114,6 +114,11 @@ def tidy(s: str) -> str:
     return re.sub(rf"(?<=[{_CJK_PUNCT}]) (?=[{_CJK_PUNCT}])", "", s)
 
 
+def is_table(s: str) -> bool:
+    """A passage that is a Markdown table (a table chunk's one 'sentence')."""
+    return bool(re.search(r"^\s*\|.*\|\s*$", s, re.M))
+
+
 def flat(s: str) -> str:
     """A passage on one line (a table's rows one after another), as quotes show it."""
     return " ".join(s.split())
