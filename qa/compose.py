@@ -85,15 +85,18 @@ class Composer:
         raw = "".join(self._generate(lead_messages(question, lang, source), max_tokens))
         return None if is_not_found(raw) else raw
 
-    def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
-                 max_tokens: int | None = None) -> tuple[Pick, str] | None:
+    def _recheck(self, question: str, lang: str, picks: list[Pick],
+                 evidence: list[Evidence]) -> tuple[Pick, str] | None:
         """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the best passage
         whole, then the best passage of another chunk in another language than the pick's (a
         table of the other language may have been picked for its shape)."""
         for e in recheck_passages(evidence, picks):
             passage = join_sentences([s.text for s in e.sentences][:4])
-            raw = self._answers(question, lang, passage, max_tokens)
-            if raw is not None:
+            # a whole lead, checked: the model "finds" an answer in almost any long passage (a
+            # cover page once), so a lead that restates the question or is no sentence does not
+            # count as one
+            raw = self._answers(question, lang, passage)
+            if raw is not None and not lead_problems(clean_lead(raw), lang, passage, question):
                 return Pick(e.n, passage, e.lang, 0.0), raw
         return None
 
@@ -112,7 +115,7 @@ class Composer:
             # the picked sentences are the answer (translated when they are in the other
             # language); the model only confirms that they answer
             if self._answers(question, lang, source, CHECK_TOKENS) is None:
-                found = self._recheck(question, lang, picks, evidence, CHECK_TOKENS) if strong else None
+                found = self._recheck(question, lang, picks, evidence) if strong else None
                 if found is None:
                     yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"]
                                       + (["rechecked-best-passage"] if strong else []))

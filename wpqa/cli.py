@@ -213,13 +213,14 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
         record = c.pipeline(llm).ask(question.strip(), qid="ask", k=k)
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return
-    from .display import show_answer
-
-    # what wpqa is doing, at once; the checked quotes as soon as retrieval is done, then the answer
+    # what wpqa is doing, at once (before the answer chain's imports, about 2 s); the checked quotes
+    # as soon as retrieval is done, then the answer
     status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
     if status is not None:
         status.start()
     try:
+        from .display import show_answer
+
         pipe = c.pipeline(llm)
         if status is not None:
             status.update("searching…")
@@ -233,10 +234,18 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
 def chat_cmd(ctx: typer.Context,
              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
     """Interactive chat: follow-up questions, streamed answers, /sources, /help, /quit."""
-    from .chat import ChatSession
-
     c: Ctx = ctx.obj
-    ChatSession(c.pipeline(llm), out).run()
+    status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
+    if status is not None:
+        status.start()
+    try:
+        from .chat import ChatSession
+
+        session = ChatSession(c.pipeline(llm), out)
+    finally:
+        if status is not None:
+            status.stop()
+    session.run()
 
 
 # ---------------------------------------------------------------------------------- batch
