@@ -1,10 +1,12 @@
-"""Writing the answer body: the model's checked lead over picked sentences, or a structure
-answer from the heading tree, or (no model) the picked sentences themselves.
+"""Writing the answer body over the picked sentences, or a structure answer from the heading
+tree, or (no model) the picked sentences themselves.
 
-The body is always in the question's language. A picked sentence in the question's language
-may stand as the body; one in the other language is never pasted into it: it is quoted under
-the answer, and the body is the model's lead, or the sentence's translation, or a label that
-says the answer is the quote below.
+With a model: sentences in the question's language are the body, once the model confirms they
+answer ("sentences"); sentences in the other language are translated by the model and the
+translation is the body ("translate": answer in the evidence's language, then translate). A
+table, a translation that fails its checks, or the "lead" setting go to a lead the model writes
+from the sentences, checked and retried once. The body is always in the question's language: a
+sentence in the other language is never pasted into it; it is quoted under the answer.
 """
 from __future__ import annotations
 
@@ -52,8 +54,9 @@ def recheck_passages(evidence: list[Evidence], picks: list[Pick], most: int = 2)
     other = next((e for e in evidence if e.lang != picks[0].lang and e.n != picks[0].n), None)
     if other is not None:
         out.append(other)
-    if evidence and evidence[0] not in out and join_sentences([s.text for s in evidence[0].sentences][:4]) != picks[0].text:
-        out.append(evidence[0])
+    best = evidence[0] if evidence else None
+    if best is not None and best not in out and join_sentences([s.text for s in best.sentences][:4]) != picks[0].text:
+        out.append(best)
     return out[:most]
 
 
@@ -100,6 +103,25 @@ class Composer:
                 return Pick(e.n, passage, e.lang, 0.0), raw
         return None
 
+    def _stream(self, messages: list[dict]) -> Iterator[Draft]:
+        """Yields the model's pieces as Drafts; returns the whole text."""
+        parts: list[str] = []
+        for piece in self._generate(messages):
+            parts.append(piece)
+            yield Draft(piece)
+        return "".join(parts)
+
+    def _overrule(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence], strong: bool,
+                  flags: list[str]) -> tuple[Pick, str] | LeadOutcome:
+        """A NOT_FOUND: the passage and lead a recheck found (strong retrieval only), else the
+        abstention."""
+        found = self._recheck(question, lang, picks, evidence) if strong else None
+        if found is None:
+            return LeadOutcome("", [], abstain=True,
+                               flags=["model-found-no-answer"] + (["rechecked-best-passage"] if strong else []))
+        flags.append("not-found-overruled")
+        return found
+
     def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
              strong: bool) -> Iterator[Draft | LeadOutcome]:
         flags: list[str] = []
@@ -115,44 +137,30 @@ class Composer:
             # the picked sentences are the answer (translated when they are in the other
             # language); the model only confirms that they answer
             if self._answers(question, lang, source, CHECK_TOKENS) is None:
-                found = self._recheck(question, lang, picks, evidence) if strong else None
-                if found is None:
-                    yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"]
-                                      + (["rechecked-best-passage"] if strong else []))
+                found = self._overrule(question, lang, picks, evidence, strong, flags)
+                if isinstance(found, LeadOutcome):
+                    yield found
                     return
-                flags.append("not-found-overruled")
-                picks = [found[0]]
-                source = picks[0].text
+                picks, source = [found[0]], found[0].text
             if picks[0].lang == lang:
                 flags.append("answer-is-the-source")
                 yield self._extractive(lang, picks, flags)
                 return
             # answer in the evidence's language (the sentences), then translate that answer
-            parts: list[str] = []
-            for piece in self._generate(translation_messages(source, lang)):
-                parts.append(piece)
-                yield Draft(piece)
-            moved = clean_lead("".join(parts))
+            moved = clean_lead((yield from self._stream(translation_messages(source, lang))))
             problems = lead_problems(moved, lang, source)
             if not problems:
                 flags.append("answer-is-the-source-translated")
                 yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
                 return
             flags.append("translation-replaced-by-lead: " + ",".join(problems))
-        parts = []
-        for piece in self._generate(lead_messages(question, lang, source)):
-            parts.append(piece)
-            yield Draft(piece)
-        raw = "".join(parts)
+        raw = yield from self._stream(lead_messages(question, lang, source))
         if is_not_found(raw):
-            found = self._recheck(question, lang, picks, evidence) if strong else None
-            if found is None:
-                yield LeadOutcome("", [], abstain=True, flags=["model-found-no-answer"]
-                                  + (["rechecked-best-passage"] if strong else []))
+            found = self._overrule(question, lang, picks, evidence, strong, flags)
+            if isinstance(found, LeadOutcome):
+                yield found
                 return
-            flags.append("not-found-overruled")
-            picks, raw = [found[0]], found[1]
-            source = picks[0].text
+            picks, source, raw = [found[0]], found[0].text, found[1]
         lead = clean_lead(raw)
         problems = lead_problems(lead, lang, source, question)
         if problems:
