@@ -102,7 +102,7 @@ def word_recall(corpus: Path, scanned: Path, cache: OcrCache) -> dict:
     raw_hit = fixed_hit = total = 0
     for pdf in sorted(corpus.glob("*.pdf")):
         truth = load_document(pdf, pdf.name)
-        raw = cache_texts(scanned / pdf.name, cache)
+        raw = cache_texts(scanned / pdf.name, cache, len(truth.pages))
         fixed = load_document(scanned / pdf.name, pdf.name, ocr_cache=cache)
         for t, r, f in zip(truth.pages, raw, fixed.pages):
             want = words(t.text)
@@ -113,15 +113,10 @@ def word_recall(corpus: Path, scanned: Path, cache: OcrCache) -> dict:
             "spaces_restored": round(fixed_hit / total, 4) if total else None}
 
 
-def cache_texts(pdf: Path, cache: OcrCache) -> list[str]:
-    """The recogniser's text of each page of a scanned PDF, from the OCR cache (read if absent)."""
-    import pypdfium2 as pdfium
-
-    doc = pdfium.PdfDocument(str(pdf))
-    try:
-        return [page.text for page in ocr.ocr_pdf_pages(pdf.read_bytes(), list(range(1, len(doc) + 1)), cache).values()]
-    finally:
-        doc.close()
+def cache_texts(pdf: Path, cache: OcrCache, pages: int) -> list[str]:
+    """The recogniser's text of each of the `pages` pages of a scanned PDF, from the OCR cache
+    (read if absent)."""
+    return [page.text for page in ocr.ocr_pdf_pages(pdf.read_bytes(), list(range(1, pages + 1)), cache).values()]
 
 
 def cited_sections(corpus: Path, index: Path, eval_file: Path, records: Path) -> dict[str, list[tuple[str, str]]]:

@@ -41,6 +41,11 @@ class _Unit:
 _TABLE_BLOCK = re.compile(r"(?m)^(?:(?:表|附表|Table|TABLE|Tab\.)[^\n]*\n)?(?:\|[^\n]*\|[ \t]*(?:\n|$))+")
 
 
+def has_table_block(text: str) -> bool:
+    """The text holds a Markdown table block (rows "| ... |")."""
+    return _TABLE_BLOCK.search(text) is not None
+
+
 def split_sentences(text: str, base: int = 0) -> list[Span]:
     """Sentence spans (offsets + base), whitespace trimmed. Ends at 。！？；, at . ! ? followed
     by whitespace (not after e.g./U.S./Rev. or before a lower-case word), and at newlines.

@@ -166,6 +166,11 @@ def roman_to_int(s: str) -> int | None:
     return total or None
 
 
+def canonical_roman(s: str) -> int | None:
+    """The value of an upper-case Roman numeral written the canonical way ("IV", not "IIII"), else None."""
+    return roman_to_int(s) if re.fullmatch(_ROMAN, s) else None
+
+
 def chapter_number(title: str) -> int | None:
     """The number of a top-level heading (第三章, 三、, Chapter 3:, III.), else None."""
     m = classify(title)

@@ -133,13 +133,12 @@ def _ocr_scanned_pages(data: bytes, pages: list[Page], cache, progress) -> str:
         return ""
     if not ocr_available():
         return NO_TEXT_LAYER_NO_OCR
-    read = ocr_pdf_pages(data, [p.number for p in todo], cache, progress)
-    ocr_numbers = {p.number for p in todo}
-    # the document's words (its text pages too) tell glued English words from words the list lacks
-    splitter = splitter_for([read[n].text for n in ocr_numbers]
-                            + [p.text for p in pages if p.number not in ocr_numbers])
+    numbers = [p.number for p in todo]  # in page order
+    read = ocr_pdf_pages(data, numbers, cache, progress)
     # heading numbers are repaired through the document in page order: "lIl." after "I." is "II."
-    repaired = dict(zip(sorted(ocr_numbers), repair_heading_numbers([read[n].text for n in sorted(ocr_numbers)])))
+    repaired = dict(zip(numbers, repair_heading_numbers([read[n].text for n in numbers])))
+    # the document's words (its text pages too) tell glued English words from words the list lacks
+    splitter = splitter_for(list(repaired.values()) + [p.text for p in pages if p.number not in repaired])
     problems = []
     for p in todo:
         result = read[p.number]

@@ -124,7 +124,8 @@ class IngestedDocument:
 # Bumped whenever cleaning, sectioning or chunking changes what chunks come out of the same
 # file; the index manifest records it, so an index built by older code asks for a rebuild.
 # 4: chunks record their page breaks; 5: Snowball English stems (BM25); 6: OCR of scans, tables as
-# chunks; 7: spaces put back between English words OCR read glued
+# chunks; 7: OCR repairs (glued English words, misread heading numbers), headings one character
+# off their contents entry
 INGEST_VERSION = 7
 
 

@@ -22,19 +22,11 @@ import re
 from collections import Counter
 from math import log
 
-_ROMAN = re.compile(r"^(?=[MDCLXVI])M{0,3}(?:C[MD]|D?C{0,3})(?:X[CL]|L?X{0,3})(?:I[XV]|V?I{0,3})$")
+from .headings import canonical_roman
+
 _LINE_NUMERAL = re.compile(r"^([IlVX|]{1,5})\.(?=\s*[A-Z])")  # "lIl. New Circumstances"
 _LINE_PAREN_NUMERAL = re.compile(r"^\(([ivxl]{1,5})\)")  # "(ili) The exploration"
 _GLUED_AFTER_NUMBER = re.compile(r"^(\((?:[ivx]{1,5}|\d{1,2})\)|Chapter \d{1,2}\s*[:：])(?=[A-Za-z])")
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
-
-
-def _roman_value(numeral: str) -> int:
-    total = 0
-    for a, b in zip(numeral, numeral[1:] + " "):
-        v = _ROMAN_VALUES[a]
-        total += -v if b != " " and _ROMAN_VALUES[b] > v else v
-    return total
 
 
 def _to_roman(n: int) -> str:
@@ -55,7 +47,8 @@ def _repaired(seen: str, last: int) -> tuple[str, int] | None:
     expected = _to_roman(last + 1)
     if fixed != expected and abs(len(fixed) - len(expected)) <= 1 and set(expected) <= set(fixed):
         fixed = expected
-    return (fixed, _roman_value(fixed)) if _ROMAN.match(fixed) else None
+    value = canonical_roman(fixed)
+    return (fixed, value) if value else None
 
 
 def repair_heading_numbers(pages: list[str]) -> list[str]:
@@ -71,26 +64,26 @@ def repair_heading_numbers(pages: list[str]) -> list[str]:
             m = _LINE_NUMERAL.match(line)
             if m:
                 got = _repaired(m.group(1), chapter)
+                value = got[1] if got else canonical_roman(m.group(1))
                 if got:
-                    line = got[0] + line[len(m.group(1)):]
-                    chapter = got[1]
-                elif _ROMAN.match(m.group(1)):
-                    chapter = _roman_value(m.group(1))
-                if got or _ROMAN.match(m.group(1)):
-                    part, part_capital = 0, False
+                    line = got[0] + line[m.end(1):]
+                if value:
+                    chapter, part, part_capital = value, 0, False
             m = _LINE_PAREN_NUMERAL.match(line)
             if m:
                 got = _repaired(m.group(1).replace("l", "|").upper(), part)
-                value = got[1] if got else (_roman_value(m.group(1).upper()) if _ROMAN.match(m.group(1).upper()) else 0)
-                if got:
-                    line = f"({got[0].lower()})" + line[m.end():]
-                rest = line[line.index(")") + 1:].lstrip()
+                value = got[1] if got else canonical_roman(m.group(1).upper())
+                head = f"({got[0].lower()})" if got else m.group(0)
+                rest = line[m.end():]
+                word = rest.lstrip()
                 # "(iii) with growing importance": the next item of a list whose items start
                 # capitalised had its capital misread
-                if value and value == part + 1 and part_capital and rest[:1].islower():
-                    line = line[: len(line) - len(rest)] + rest[0].upper() + rest[1:]
+                if value and value == part + 1 and part_capital and word[:1].islower():
+                    word = word[0].upper() + word[1:]
+                    rest = rest[: len(rest) - len(word)] + word
+                line = head + rest
                 if value:
-                    part, part_capital = value, line[line.index(")") + 1:].lstrip()[:1].isupper()
+                    part, part_capital = value, word[:1].isupper()
             lines.append(_GLUED_AFTER_NUMBER.sub(lambda g: g.group(1).rstrip() + " ", line))
         out.append("\n".join(lines))
     return out

@@ -134,7 +134,7 @@ def detect_headings(cleaned: CleanedDocument, markdown: bool = False) -> list[He
         m = classify(t)
         h = _confirm_by_outline(texts, i, outline, cleaned) if (m or display_width(t) <= 80) else None
         if h is not None:
-            outline.pop(skeleton(h.title), None)  # each contents entry heads one section
+            del outline[skeleton(h.title)]  # each contents entry heads one section
             h.kind = m.kind if m else (classify(h.title).kind if classify(h.title) else "standalone")
         elif m and not (cleaned.outline and m.kind in outline_kinds):  # else: outline lists this style, not this line
             h = Heading(i, 1, m.title, "") if m.kind == "standalone" else _extend_wrapped(texts, i, m.title, cleaned)

@@ -14,11 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from ingest.chunking import has_table_block
+
+from . import defaults as D
 from .answer import is_not_found
 from .chain import Draft
 from .evidence import Evidence
 from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages, translation_messages
-from .sentences import is_table, join_sentences
+from .sentences import join_sentences
 from .structure import Outline
 
 QUOTE_LABEL = {"en": "The source answers this in Chinese (see the quote)",
@@ -64,8 +67,8 @@ CHECK_TOKENS = 8  # enough to see whether the model starts an answer or writes N
 
 
 class Composer:
-    def __init__(self, llm, max_tokens: int = 200, translate=None, cross_lingual: str = "lead",
-                 same_language: str = "sentences"):
+    def __init__(self, llm, max_tokens: int = D.MAX_TOKENS, translate=None, cross_lingual: str = D.CROSS_LINGUAL,
+                 same_language: str = D.SAME_LANGUAGE):
         self.llm = llm
         self.max_tokens = max_tokens
         self.translate = translate  # (text, target_lang) -> text | None
@@ -90,9 +93,8 @@ class Composer:
 
     def _recheck(self, question: str, lang: str, picks: list[Pick],
                  evidence: list[Evidence]) -> tuple[Pick, str] | None:
-        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the best passage
-        whole, then the best passage of another chunk in another language than the pick's (a
-        table of the other language may have been picked for its shape)."""
+        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the passages of
+        `recheck_passages`, each with a whole lead that must pass the checks."""
         for e in recheck_passages(evidence, picks):
             passage = join_sentences([s.text for s in e.sentences][:4])
             # a whole lead, checked: the model "finds" an answer in almost any long passage (a
@@ -131,7 +133,7 @@ class Composer:
         source = join_sentences([p.text for p in picks])
         same = picks[0].lang == lang
         # a table is no answer sentence: the model reads its row and writes one (the lead path)
-        tabular = any(is_table(p.text) for p in picks)
+        tabular = any(has_table_block(p.text) for p in picks)
         if not tabular and ((same and self.same_language == "sentences")
                             or (not same and self.cross_lingual == "translate")):
             # the picked sentences are the answer (translated when they are in the other

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ingest.chunking import split_sentences
+from ingest.chunking import has_table_block, split_sentences
 from ingest.headings import classify, ends_sentence
 from ingest.model import Chunk
 from ingest.text import tokenize
@@ -107,16 +107,11 @@ def tidy(s: str) -> str:
     break) goes; footnote marks go. A Markdown table keeps one line a row (caption first), so a
     model reads its rows and columns; `flat` makes it one line for a quote."""
     s = re.sub(r"(?<=[^\s\d])\[\d{1,3}\]", "", s)  # a footnote mark the PDF printed ("…”[2]"): not a citation
-    if re.search(r"^\s*\|", s, re.M):
+    if has_table_block(s):
         lines = [" ".join(x.split()) for x in s.splitlines() if x.strip()]
         return "\n".join(lines)
     s = " ".join(s.split())
     return re.sub(rf"(?<=[{_CJK_PUNCT}]) (?=[{_CJK_PUNCT}])", "", s)
-
-
-def is_table(s: str) -> bool:
-    """A passage that is a Markdown table (a table chunk's one 'sentence')."""
-    return bool(re.search(r"^\s*\|.*\|\s*$", s, re.M))
 
 
 def flat(s: str) -> str:
