@@ -20,7 +20,8 @@ from . import defaults as D
 from .answer import is_not_found
 from .chain import Draft
 from .evidence import Evidence
-from .lead import Pick, clean_lead, lead_messages, lead_problems, retry_messages, translation_messages
+from .lead import (Pick, alternative_picks, clean_lead, lead_messages, lead_problems, repair_mixed, retry_messages,
+                   term_messages, translation_messages)
 from .sentences import join_sentences
 from .structure import Outline
 
@@ -47,23 +48,22 @@ def with_marker(text: str, n: int) -> str:
     return text[: m.start()] + mark + text[m.start():] if m else text + mark
 
 
-def recheck_passages(evidence: list[Evidence], picks: list[Pick], most: int = 2) -> list[Evidence]:
-    """Passages to ask again when the model found no answer in the picked sentences: first the
-    best passage in the other language than the pick's (the pick went to the wrong language: a
-    Chinese passage for a Chinese question answered by the English news summary, or a table of
-    the same shape in the other language), then the best passage whole (unless the pick already
-    holds all of it). The model accepts almost any long passage, so the likelier one goes first."""
-    out: list[Evidence] = []
-    other = next((e for e in evidence if e.lang != picks[0].lang and e.n != picks[0].n), None)
-    if other is not None:
-        out.append(other)
-    best = evidence[0] if evidence else None
-    if best is not None and best not in out and join_sentences([s.text for s in best.sentences][:4]) != picks[0].text:
-        out.append(best)
-    return out[:most]
+def asked_in(question: str, lang: str, translation: str | None, source_lang: str) -> tuple[str, str]:
+    """The question and the language of the prompt that asks whether a source in `source_lang`
+    answers it. The prompt is in the source's language (asked in Chinese whether an English
+    sentence answers a Chinese question, the bundled model says no to a plain answer; asked in
+    English, it answers), with the question's translation when that is a question: the model
+    translates a question into a statement at times ("This news summary suggests that secure
+    cross-border data flows can bring benefits to …"), and no source answers a statement."""
+    if source_lang == lang:
+        return question, lang
+    if translation and translation.rstrip().endswith(("?", "？")):
+        return translation, source_lang
+    return question, source_lang
 
 
 CHECK_TOKENS = 8  # enough to see whether the model starts an answer or writes NOT_FOUND
+TRANSLATE_TOKENS = 320  # a whole pick translated (210 Chinese characters come to about 150 English tokens)
 
 
 class Composer:
@@ -91,41 +91,65 @@ class Composer:
         raw = "".join(self._generate(lead_messages(question, lang, source), max_tokens))
         return None if is_not_found(raw) else raw
 
-    def _recheck(self, question: str, lang: str, picks: list[Pick],
-                 evidence: list[Evidence]) -> tuple[Pick, str] | None:
-        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the passages of
-        `recheck_passages`, each with a whole lead that must pass the checks."""
-        for e in recheck_passages(evidence, picks):
-            passage = join_sentences([s.text for s in e.sentences][:4])
+    def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+                 translation: str | None, own_language: bool) -> tuple[Pick, str] | None:
+        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the whole pick
+        (when the model saw only its core), then the best pick of two other passages
+        (`alternative_picks`), each with a whole lead that must pass the checks. `own_language`: a pick in the other language is asked with the question's
+        translation, in its own language (the body will be the pick, translated)."""
+        first = picks[0]
+        # the whole first pick when only its core was asked about, then the other passages
+        tries = [(first, first.text)] if first.asked != first.text else []
+        tries += [(alt, alt.asked) for alt in alternative_picks(question, translation, evidence, first)]
+        for alt, text in tries:
+            q, qlang = asked_in(question, lang, translation, alt.lang) if own_language else (question, lang)
             # a whole lead, checked: the model "finds" an answer in almost any long passage (a
             # cover page once), so a lead that restates the question or is no sentence does not
-            # count as one
-            raw = self._answers(question, lang, passage)
-            if raw is not None and not lead_problems(clean_lead(raw), lang, passage, question):
-                return Pick(e.n, passage, e.lang, 0.0), raw
+            # count as one (one in mixed languages does, when the question was not translated)
+            raw = self._answers(q, qlang, text)
+            problems = lead_problems(clean_lead(raw), qlang, alt.text, q) if raw is not None else ["not-found"]
+            if q is question and qlang != lang:
+                problems = [p for p in problems if p != "mixed-language"]
+            if not problems:
+                return alt, raw
         return None
 
-    def _stream(self, messages: list[dict]) -> Iterator[Draft]:
+    def _checked(self, text: str, lang: str, source: str, question: str | None = None) -> tuple[str, list[str]]:
+        """`text` and what keeps it from standing (`lead_problems`); an English text with
+        Chinese words left in it has them translated one by one first (cheaper and surer than
+        asking for the whole text again)."""
+        problems = lead_problems(text, lang, source, question)
+        if "mixed-language" in problems and lang == "en":
+            fixed = repair_mixed(text, lambda term: "".join(self._generate(term_messages(term), 16)))
+            if fixed is not None:
+                text, problems = fixed, lead_problems(fixed, lang, source, question)
+        return text, problems
+
+    def _stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[Draft]:
         """Yields the model's pieces as Drafts; returns the whole text."""
         parts: list[str] = []
-        for piece in self._generate(messages):
+        for piece in self._generate(messages, max_tokens):
             parts.append(piece)
             yield Draft(piece)
         return "".join(parts)
 
     def _overrule(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence], strong: bool,
-                  flags: list[str]) -> tuple[Pick, str] | LeadOutcome:
-        """A NOT_FOUND: the passage and lead a recheck found (strong retrieval only), else the
+                  flags: list[str], translation: str | None = None,
+                  own_language: bool = False) -> tuple[Pick, str] | LeadOutcome:
+        """A NOT_FOUND: the pick and lead a recheck found (strong retrieval only), else the
         abstention."""
-        found = self._recheck(question, lang, picks, evidence) if strong else None
+        found = self._recheck(question, lang, picks, evidence, translation, own_language) if strong else None
         if found is None:
             return LeadOutcome("", [], abstain=True,
-                               flags=["model-found-no-answer"] + (["rechecked-best-passage"] if strong else []))
+                               flags=["model-found-no-answer"] + (["rechecked-other-passages"] if strong else []))
         flags.append("not-found-overruled")
         return found
 
     def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
-             strong: bool) -> Iterator[Draft | LeadOutcome]:
+             strong: bool, translation: str | None = None) -> Iterator[Draft | LeadOutcome]:
+        """The answer body over `picks` (Drafts as the model writes, then one LeadOutcome).
+        `translation`: the question in the other language, for sentences in that language (the
+        model reads one language at a time)."""
         flags: list[str] = []
         if self.llm is None:
             yield self._extractive(lang, picks, flags)
@@ -138,8 +162,9 @@ class Composer:
                             or (not same and self.cross_lingual == "translate")):
             # the picked sentences are the answer (translated when they are in the other
             # language); the model only confirms that they answer
-            if self._answers(question, lang, source, CHECK_TOKENS) is None:
-                found = self._overrule(question, lang, picks, evidence, strong, flags)
+            if self._answers(*asked_in(question, lang, translation, picks[0].lang), picks[0].asked,
+                             CHECK_TOKENS) is None:
+                found = self._overrule(question, lang, picks, evidence, strong, flags, translation, True)
                 if isinstance(found, LeadOutcome):
                     yield found
                     return
@@ -149,8 +174,8 @@ class Composer:
                 yield self._extractive(lang, picks, flags)
                 return
             # answer in the evidence's language (the sentences), then translate that answer
-            moved = clean_lead((yield from self._stream(translation_messages(source, lang))))
-            problems = lead_problems(moved, lang, source)
+            moved, problems = self._checked(clean_lead((yield from self._stream(translation_messages(source, lang), TRANSLATE_TOKENS))),
+                                            lang, source)
             if not problems:
                 flags.append("answer-is-the-source-translated")
                 yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
@@ -163,12 +188,11 @@ class Composer:
                 yield found
                 return
             picks, source, raw = [found[0]], found[0].text, found[1]
-        lead = clean_lead(raw)
-        problems = lead_problems(lead, lang, source, question)
+        lead, problems = self._checked(clean_lead(raw), lang, source, question)
         if problems:
             flags.append("lead-retried: " + ",".join(problems))
             lead = clean_lead("".join(self._generate(retry_messages(question, lang, source, problems))))
-            problems = lead_problems(lead, lang, source, question)
+            lead, problems = self._checked(lead, lang, source, question)
         if problems:
             flags.append("lead-replaced: " + ",".join(problems))
             yield self._fallback(lang, picks, flags)

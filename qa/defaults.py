@@ -3,7 +3,7 @@
 
 TOP_K = 5  # chunks returned per question (the contexts of a record)
 CANDIDATES = 40  # taken from each list (dense and lexical, per language) before fusion
-MAX_EVIDENCE = 3  # evidence passages given to the model
+MAX_EVIDENCE = 5  # passages the answer's sentences are picked from (and rechecked in)
 EVIDENCE_CHARS = 200  # characters of evidence per passage (a Chinese character counts as two)
 # Abstain below this fused score of the best passage; calibrated on the dev set (see config.toml).
 ABSTAIN_THRESHOLD = 2.0

@@ -107,7 +107,10 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
         limit = max_chars // 2 if h.chunk.lang == "zh" else max_chars
         sents = body_sentences(h.chunk, (titles or {}).get(h.chunk.doc))
         quote, anchor = best_passage(sents, q_tokens, limit)
-        if quote:  # a chunk of nothing but headings (a contents page) gives no passage
+        # a chunk of nothing but headings (a contents page) gives no passage; neither does one
+        # whose passage an earlier chunk gave (the same text indexed twice, or a chunk's
+        # overlap sentence): the slot goes to the next chunk
+        if quote and all(quote != e.quote for e in out):
             out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor, sentences=sents))
     return out
 

@@ -33,12 +33,23 @@ class Pick:
     text: str
     lang: str
     score: float
+    core: str = ""  # the sentences that match the question, within `text`: what the model is asked about
+
+    @property
+    def asked(self) -> str:
+        return self.core or self.text
+
+
+PICK_CHARS = 420  # the most a pick holds (a Chinese character counts double: 210 of them)
+SHORT_PICK = 0.8  # a pick shorter than this share of PICK_CHARS takes the sentences after it
+CORE_CHARS = 220  # the most the core of a pick holds (the sentences the model is asked about)
 
 
 def pick_sentences(question: str, translation: str | None, evidence: list[Evidence],
-                   max_chars: int = 220, embeddings=None, rank_weight: float = 0.2) -> list[Pick]:
-    """The best-matching body sentence of the evidence chunks, joined with its best neighbour
-    when that one matches nearly as well and both fit in max_chars (Chinese counts double).
+                   max_chars: int = PICK_CHARS, embeddings=None, rank_weight: float = 0.2) -> list[Pick]:
+    """The best-matching body sentence of the evidence chunks with the sentences around it: its
+    best neighbour when that one matches nearly as well, the sentence before it, then the
+    sentences after it while the pick is short, all within max_chars (Chinese counts double).
 
     A sentence scores its word overlap with the question in the sentence's own language (the
     translation for the other language, so neither language wins by sharing the question's
@@ -74,17 +85,36 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
             lo, hi = min(lo, j), max(hi, j)
             cost += _cost(sents[j])
             break
-    # A sentence that matches the question best is often the one that announces the answer
-    # ("治理碎片化是未来全球数字治理最大挑战。", "BEPS已形成……双支柱应对方案。"); the
-    # answer follows it. A short pick takes the sentences after it while they fit.
+    # the core: what the model is asked about (half the prompt of the whole pick, and the
+    # confirmation rate of the shorter picks measured before)
+    c_hi, c_cost = hi, cost
+    while c_cost <= CORE_CHARS * 0.5 and c_hi + 1 < len(sents) and c_cost + _cost(sents[c_hi + 1]) <= CORE_CHARS:
+        c_hi += 1
+        c_cost += _cost(sents[c_hi])
+    core = join_sentences(sents[lo:c_hi + 1])
+    # The sentence that matches the question best often states the conclusion, and the sentence
+    # before it the reason ("……低效率与缺乏代表性问题日益显现。" before "……主要国家……转向区域
+    # 治理合作……"): the pick takes it. Or it announces the answer ("治理碎片化是未来全球数字治理
+    # 最大挑战。"), and the answer follows: a short pick takes the sentences after it while they fit.
+    if lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars:
+        lo -= 1
+        cost += _cost(sents[lo])
     while cost <= max_chars * SHORT_PICK and hi + 1 < len(sents) and cost + _cost(sents[hi + 1]) <= max_chars:
         hi += 1
         cost += _cost(sents[hi])
-    chosen = sents[lo:hi + 1]
-    return [Pick(e.n, join_sentences(chosen), e.lang, scores[k])]
+    return [Pick(e.n, join_sentences(sents[lo:hi + 1]), e.lang, scores[k], core)]
 
 
-SHORT_PICK = 0.5  # a pick shorter than this share of max_chars takes the sentences after it
+def alternative_picks(question: str, translation: str | None, evidence: list[Evidence], first: Pick,
+                      most: int = 2) -> list[Pick]:
+    """The best pick of each other evidence passage, for a second look when the model finds no
+    answer in the first: the passages in the other language than the first pick's come first
+    (the pick went to the wrong language: a Chinese passage for a Chinese question the English
+    news summary answers, or a table of the same shape in the other language), then by rank."""
+    out = [p for e in evidence if e.n != first.n for p in pick_sentences(question, translation, [e])]
+    out = [p for p in out if p.text != first.text]
+    out.sort(key=lambda p: p.lang == first.lang)  # stable: rank order within each language
+    return out[:most]
 
 
 def _cost(s: str) -> int:
@@ -115,6 +145,38 @@ def translation_messages(text: str, target: str) -> list[dict]:
     return [{"role": "system", "content": f"Translate the user's text from {source} into {into}. "
                                           "Keep every name and figure. Output only the translation."},
             {"role": "user", "content": text}]
+
+
+# One worked example keeps the model giving the term alone.
+_TERM_EXAMPLE = ("跨境数据流动", "cross-border data flows")
+
+
+def term_messages(term: str) -> list[dict]:
+    """A Chinese term the model left in an English translation, asked alone (a fixed system
+    part and example, so llama.cpp keeps them evaluated)."""
+    return [{"role": "system", "content": "Translate the Chinese term into English. Output only the English term."},
+            {"role": "user", "content": _TERM_EXAMPLE[0]},
+            {"role": "assistant", "content": _TERM_EXAMPLE[1]},
+            {"role": "user", "content": term}]
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff][\u3400-\u9fff·・]*")
+
+
+def repair_mixed(text: str, translate_term, most: int = 4) -> str | None:
+    """An English text with Chinese words left in it ("the WTO framework for电子商务
+    negotiations") with each such word translated alone (`translate_term(term) -> str | None`);
+    None when there are more than `most` of them or one cannot be translated."""
+    terms = list(dict.fromkeys(_CJK_RUN.findall(text)))
+    if not terms or len(terms) > most:
+        return None
+    for term in terms:
+        moved = " ".join((translate_term(term) or "").split()).strip(" .\"'“”")
+        if not moved or CJK.search(moved) or len(moved.split()) > 6:
+            return None
+        text = re.sub(rf"\s*{re.escape(term)}\s*", f" {moved} ", text)
+    text = re.sub(r" +([,.;:!?)’”])", r"\1", " ".join(text.split()))
+    return text.strip()
 
 
 def retry_messages(question: str, lang: str, source: str, problems: list[str] = ()) -> list[dict]:
@@ -159,7 +221,8 @@ def lead_problems(lead: str, lang: str, source: str, question: str | None = None
     out = []
     if question is not None and detect_lang(question) == lang:
         new = set(tokenize(lead, stopwords=True)) - set(tokenize(question, stopwords=True))
-        if len(new) < 2:
+        # a figure the question does not hold is an answer ("… RCEP is expected to take effect in 2022.")
+        if len(new) < 2 and not numbers(lead) - numbers(question):
             out.append("restates-question")
     if not re.search(r"\w", lead):
         out.append("empty")

@@ -216,8 +216,9 @@ class QAPipeline:
             return
         yield Sources([_citation(g.evidence, p.n, p.text) for p in g.picks], lang)
         outcome = None
-        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, g.best_score
-                                     >= self._threshold(lang) + self.cfg.strong_margin):
+        strong = g.best_score >= self._threshold(lang) + self.cfg.strong_margin
+        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, strong,
+                                     g.retrieved.translation):
             if isinstance(ev, Draft):
                 yield ev
             else:

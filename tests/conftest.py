@@ -7,6 +7,11 @@ import shutil
 import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# grpc (the Milvus client) installs fork handlers that restart its pollers in a forked child;
+# pexpect forks this process to start `wpqa chat` after the Milvus tests have loaded grpc, and
+# the child's poller then fails on descriptors the pty set-up closed ("Epoll1Poller epoll_wait
+# error: Bad file descriptor") before the chat starts. The tests never use grpc across a fork.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from tests.helpers import CORPUS, wpqa, write_config  # noqa: E402
 
