@@ -48,7 +48,7 @@ CORE_CHARS = 220  # the most the core of a pick holds (the sentences the model i
 def pick_sentences(question: str, translation: str | None, evidence: list[Evidence],
                    max_chars: int = PICK_CHARS, embeddings=None, rank_weight: float = 0.2) -> list[Pick]:
     """The best-matching body sentence of the evidence chunks with the sentences around it: its
-    best neighbour when that one matches nearly as well, the sentence before it, then the
+    best neighbour when that one matches nearly as well, else the sentence before it, then the
     sentences after it while the pick is short, all within max_chars (Chinese counts double).
 
     A sentence scores its word overlap with the question in the sentence's own language (the
@@ -94,9 +94,9 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     core = join_sentences(sents[lo:c_hi + 1])
     # The sentence that matches the question best often states the conclusion, and the sentence
     # before it the reason ("……低效率与缺乏代表性问题日益显现。" before "……主要国家……转向区域
-    # 治理合作……"): the pick takes it. Or it announces the answer ("治理碎片化是未来全球数字治理
+    # 治理合作……"): the pick takes it, unless the matching neighbour already came from before. Or it announces the answer ("治理碎片化是未来全球数字治理
     # 最大挑战。"), and the answer follows: a short pick takes the sentences after it while they fit.
-    if lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars:
+    if lo == i and lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars:
         lo -= 1
         cost += _cost(sents[lo])
     while cost <= max_chars * SHORT_PICK and hi + 1 < len(sents) and cost + _cost(sents[hi + 1]) <= max_chars:
