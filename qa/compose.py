@@ -50,16 +50,18 @@ def with_marker(text: str, n: int) -> str:
 
 def asked_in(question: str, lang: str, translation: str | None, source_lang: str) -> tuple[str, str]:
     """The question and the language of the prompt that asks whether a source in `source_lang`
-    answers it. The prompt is in the source's language (asked in Chinese whether an English
-    sentence answers a Chinese question, the bundled model says no to a plain answer; asked in
-    English, it answers), with the question's translation when that is a question: the model
-    translates a question into a statement at times ("This news summary suggests that secure
-    cross-border data flows can bring benefits to …"), and no source answers a statement."""
-    if source_lang == lang:
+    answers it. In one language, that language. Across languages, English: asked in Chinese
+    whether an English sentence answers a Chinese question, the bundled model said no to a plain
+    answer (d023), and asked in Chinese about a Chinese source with the translated question, it
+    said no to a third of the English questions on the Chinese paper it had confirmed in English
+    (eval/questions.jsonl). The question goes in English too, when its translation is a question:
+    the model translates a question into a statement at times ("This news summary suggests that
+    secure cross-border data flows can bring benefits to …"), and no source answers a statement."""
+    if source_lang == lang or lang == "en":
         return question, lang
     if translation and translation.rstrip().endswith(("?", "？")):
-        return translation, source_lang
-    return question, source_lang
+        return translation, "en"
+    return question, "en"
 
 
 CHECK_TOKENS = 8  # enough to see whether the model starts an answer or writes NOT_FOUND
@@ -92,17 +94,18 @@ class Composer:
         return None if is_not_found(raw) else raw
 
     def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
-                 translation: str | None, own_language: bool) -> tuple[Pick, str] | None:
+                 translation: str | None, as_body: bool) -> tuple[Pick, str] | None:
         """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the whole pick
         (when the model saw only its core), then the best pick of two other passages
-        (`alternative_picks`), each with a whole lead that must pass the checks. `own_language`: a pick in the other language is asked with the question's
-        translation, in its own language (the body will be the pick, translated)."""
+        (`alternative_picks`), each with a whole lead that must pass the checks. `as_body`: the
+        pick will be the body (translated when in the other language), so it is asked about as
+        the first check asks (`asked_in`); else the lead is written in the question's language."""
         first = picks[0]
         # the whole first pick when only its core was asked about, then the other passages
         tries = [(first, first.text)] if first.asked != first.text else []
         tries += [(alt, alt.asked) for alt in alternative_picks(question, translation, evidence, first)]
         for alt, text in tries:
-            q, qlang = asked_in(question, lang, translation, alt.lang) if own_language else (question, lang)
+            q, qlang = asked_in(question, lang, translation, alt.lang) if as_body else (question, lang)
             # a whole lead, checked: the model "finds" an answer in almost any long passage (a
             # cover page once), so a lead that restates the question or is no sentence does not
             # count as one (one in mixed languages does, when the question was not translated)
@@ -135,10 +138,10 @@ class Composer:
 
     def _overrule(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence], strong: bool,
                   flags: list[str], translation: str | None = None,
-                  own_language: bool = False) -> tuple[Pick, str] | LeadOutcome:
+                  as_body: bool = False) -> tuple[Pick, str] | LeadOutcome:
         """A NOT_FOUND: the pick and lead a recheck found (strong retrieval only), else the
         abstention."""
-        found = self._recheck(question, lang, picks, evidence, translation, own_language) if strong else None
+        found = self._recheck(question, lang, picks, evidence, translation, as_body) if strong else None
         if found is None:
             return LeadOutcome("", [], abstain=True,
                                flags=["model-found-no-answer"] + (["rechecked-other-passages"] if strong else []))

@@ -248,7 +248,7 @@ def test_a_recheck_looks_at_the_other_language_first_then_by_rank():
     assert [(a.n, a.lang) for a in alts] == [(3, "en"), (2, "zh")]
 
 
-def test_a_source_in_the_other_language_is_asked_about_in_its_own_language():
+def test_a_source_in_the_other_language_is_asked_about_in_english():
     zh_q = "这篇新闻综述认为，安全的跨境数据流动能给跨国企业带来哪些好处？"
     good = "What benefits can secure cross-border data flows bring to multinational enterprises?"
     stated = "This news summary suggests that secure cross-border data flows can bring benefits to enterprises."
@@ -257,6 +257,8 @@ def test_a_source_in_the_other_language_is_asked_about_in_its_own_language():
     # a translation that came back as a statement is no question to check a source against
     assert asked_in(zh_q, "zh", stated, "en") == (zh_q, "en")
     assert asked_in(zh_q, "zh", None, "en") == (zh_q, "en")
+    # an English question on a Chinese source is asked in English
+    assert asked_in(good, "en", zh_q, "zh") == (good, "en")
 
 
 def test_chinese_words_left_in_an_english_text_are_translated_one_by_one():
