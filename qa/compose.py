@@ -177,8 +177,8 @@ class Composer:
                 yield self._extractive(lang, picks, flags)
                 return
             # answer in the evidence's language (the sentences), then translate that answer
-            moved, problems = self._checked(clean_lead((yield from self._stream(translation_messages(source, lang), TRANSLATE_TOKENS))),
-                                            lang, source)
+            moved = clean_lead((yield from self._stream(translation_messages(source, lang), TRANSLATE_TOKENS)))
+            moved, problems = self._checked(moved, lang, source)
             if not problems:
                 flags.append("answer-is-the-source-translated")
                 yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)

@@ -94,8 +94,9 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     core = join_sentences(sents[lo:c_hi + 1])
     # The sentence that matches the question best often states the conclusion, and the sentence
     # before it the reason ("……低效率与缺乏代表性问题日益显现。" before "……主要国家……转向区域
-    # 治理合作……"): the pick takes it, unless the matching neighbour already came from before. Or it announces the answer ("治理碎片化是未来全球数字治理
-    # 最大挑战。"), and the answer follows: a short pick takes the sentences after it while they fit.
+    # 治理合作……"): the pick takes it, unless the matching neighbour already came from before.
+    # Or it announces the answer ("治理碎片化是未来全球数字治理最大挑战。"), and the answer
+    # follows: a short pick takes the sentences after it while they fit.
     if lo == i and lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars:
         lo -= 1
         cost += _cost(sents[lo])

@@ -226,6 +226,8 @@ def test_a_pick_takes_the_sentence_before_the_best_one_and_whole_sentences_after
     [p] = pick_sentences("主要国家为什么转向区域治理合作？", None, ev)
     assert p.text.startswith("当前，主要国家之间") and "转向区域治理合作" in p.text, p.text
     assert p.text.endswith("新的数字治理规则尚未建立。")
+    # the model is asked about the core: the matching sentences, within the pick
+    assert "转向区域治理合作" in p.core and p.core in p.text and p.asked == p.core
     # a long pick stops at whole sentences within the limit
     [p] = pick_sentences("主要国家为什么转向区域治理合作？", None, ev, max_chars=120)
     assert p.text == ZH_REASON.split("。")[1] + "。", p.text
