@@ -34,6 +34,7 @@ class Pick:
     lang: str
     score: float
     core: str = ""  # the sentences that match the question, within `text`: what the model is asked about
+    anchor: str = ""  # the best-matching sentence: the citation gives its page
 
     @property
     def asked(self) -> str:
@@ -103,7 +104,7 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     while cost <= max_chars * SHORT_PICK and hi + 1 < len(sents) and cost + _cost(sents[hi + 1]) <= max_chars:
         hi += 1
         cost += _cost(sents[hi])
-    return [Pick(e.n, join_sentences(sents[lo:hi + 1]), e.lang, scores[k], core)]
+    return [Pick(e.n, join_sentences(sents[lo:hi + 1]), e.lang, scores[k], core, sents[i])]
 
 
 def alternative_picks(question: str, translation: str | None, evidence: list[Evidence], first: Pick,

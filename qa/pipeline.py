@@ -25,7 +25,7 @@ from .answer import ABSTAIN_TEXT, generate
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
-from .lead import pick_sentences, translation_messages
+from .lead import Pick, pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
 from .structure import find_outline, parse as parse_structure, wants_parts
 from .titles import TitleIndex
@@ -214,7 +214,7 @@ class QAPipeline:
             yield Sources([quote], lang)
             yield Answered(self._record(g, body, [quote], False, t))
             return
-        yield Sources([_citation(g.evidence, p.n, p.text) for p in g.picks], lang)
+        yield Sources([_citation(g.evidence, p) for p in g.picks], lang)
         outcome = None
         strong = g.best_score >= self._threshold(lang) + self.cfg.strong_margin
         for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, strong,
@@ -227,7 +227,7 @@ class QAPipeline:
         if outcome.abstain:
             yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
             return
-        cites = [_citation(g.evidence, p.n, p.text) for p in outcome.picks]
+        cites = [_citation(g.evidence, p) for p in outcome.picks]
         yield Answered(self._record(g, outcome.body, cites, False, t))
 
     # ---------------------------------------------------------------- record
@@ -273,9 +273,12 @@ class QAPipeline:
         return record
 
 
-def _citation(evidence: list[Evidence], n: int, quote: str) -> dict:
-    e = next(e for e in evidence if e.n == n)
+def _citation(evidence: list[Evidence], pick: Pick) -> dict:
+    """The citation of a pick: its passage's document and section, the pick as the quote, and the
+    page of the pick's best-matching sentence (a pick may start with the sentence before it, on
+    the page before)."""
+    e = next(e for e in evidence if e.n == pick.n)
     c = e.citation()
-    c["quote"] = flat(quote)
-    c["page"] = quote_page(e.hit.chunk, quote, e.sentences)
+    c["quote"] = flat(pick.text)
+    c["page"] = quote_page(e.hit.chunk, pick.anchor or pick.text, e.sentences)
     return c
