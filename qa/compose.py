@@ -110,7 +110,9 @@ class Composer:
             # cover page once), so a lead that restates the question or is no sentence does not
             # count as one (one in mixed languages does, when the question was not translated)
             raw = self._answers(q, qlang, text)
-            problems = lead_problems(clean_lead(raw), qlang, alt.text, q) if raw is not None else ["not-found"]
+            if raw is None:
+                continue
+            problems = lead_problems(clean_lead(raw), qlang, alt.text, q)
             if q is question and qlang != lang:
                 problems = [p for p in problems if p != "mixed-language"]
             if not problems:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from common.errors import WpqaError, one_line
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
 
 class WpqaApp(typer.Typer):
     """The typer app, whose call (the `wpqa` console script and `python -m wpqa.cli`) is the one place
@@ -200,6 +205,20 @@ def print_sources(record: dict) -> None:
                   highlight=False, markup=False)
 
 
+@contextmanager
+def loading_status() -> Iterator[Status | None]:
+    """What wpqa is doing, on a terminal, at once: before the answer chain's imports and the
+    index and model loads (about 2 s); the status is stopped on the way out."""
+    status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
+    if status is not None:
+        status.start()
+    try:
+        yield status
+    finally:
+        if status is not None:
+            status.stop()
+
+
 @app.command("ask")
 def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The question, in Chinese or English."),
             as_json: bool = typer.Option(False, "--json", help="Print the batch record as JSON."),
@@ -213,21 +232,14 @@ def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The qu
         record = c.pipeline(llm).ask(question.strip(), qid="ask", k=k)
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return
-    # what wpqa is doing, at once (before the answer chain's imports, about 2 s); the checked quotes
-    # as soon as retrieval is done, then the answer
-    status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
-    if status is not None:
-        status.start()
-    try:
+    # the checked quotes as soon as retrieval is done, then the answer
+    with loading_status() as status:
         from .display import show_answer
 
         pipe = c.pipeline(llm)
         if status is not None:
             status.update("searching…")
         show_answer(pipe.stream(question.strip(), qid="ask", k=k), out, status)
-    finally:
-        if status is not None:
-            status.stop()
 
 
 @app.command("chat")
@@ -235,16 +247,10 @@ def chat_cmd(ctx: typer.Context,
              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
     """Interactive chat: follow-up questions, streamed answers, /sources, /help, /quit."""
     c: Ctx = ctx.obj
-    status = err.status("loading the index and the answer model…", spinner="dots") if err.is_terminal else None
-    if status is not None:
-        status.start()
-    try:
+    with loading_status():
         from .chat import ChatSession
 
         session = ChatSession(c.pipeline(llm), out)
-    finally:
-        if status is not None:
-            status.stop()
     session.run()
 
 
