@@ -27,6 +27,45 @@ def numbers(text: str) -> set[str]:
     return out
 
 
+# a magnitude word after a figure: 70万 = 700,000, 2570亿 = 257 billion, 8.98万亿 = 8.98 trillion
+_SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_VALUE = re.compile(r"(?<![A-Za-z])(?<![A-Za-z]-)(\d+(?:[.,]\d+)*)(?![A-Z])\s*(万亿|亿|万|thousand|million|billion|trillion)?",
+                    re.I)
+
+
+def figure_values(text: str) -> list[tuple[str, float]]:
+    """Each figure of a text as written ("70万", "700,000") and its value with its magnitude word
+    (700000.0 for both), so that a translation that writes a Chinese figure the English way, or
+    the other way round, still holds the source's figure. Single digits without a magnitude word
+    are not figures (see `numbers`)."""
+    out = []
+    for m in _VALUE.finditer(text):
+        digits, scale = m.group(1).replace(",", ""), m.group(2)
+        if len(digits.replace(".", "")) < 2 and not scale:
+            continue
+        try:
+            value = float(digits) * (_SCALE[scale.lower()] if scale else 1.0)
+        except ValueError:  # "1.2.3": a section number, not a figure
+            continue
+        out.append((m.group(0).strip(), value))
+    return out
+
+
+def figures_not_in(text: str, source: str) -> list[str]:
+    """The figures of `text` that `source` does not hold, neither as written (`numbers`) nor by
+    value with its magnitude word (`figure_values`)."""
+    written = numbers(source)
+    values = [v for _, v in figure_values(source)]
+    out = []
+    for shown, value in figure_values(text):
+        if numbers(shown) <= written and not re.search(r"万|亿|illion|thousand", shown, re.I):
+            continue
+        if any(abs(value - v) <= 1e-9 * max(abs(v), 1.0) for v in values):
+            continue
+        out.append(shown)
+    return out
+
+
 def generate(llm, messages: list[dict], max_tokens: int, on_token: Callable[[str], None] | None = None) -> str:
     """The reply of ``llm`` (any LangChain chat model; see ``llm.stream``) to role/content
     ``messages``, stripped; each text piece goes to ``on_token`` as it is generated."""

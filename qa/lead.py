@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ingest.text import detect_lang, tokenize
 
-from .answer import NOT_FOUND, numbers
+from .answer import NOT_FOUND, figures_not_in, numbers
 from .evidence import Evidence
 from .sentences import join_sentences, overlap
 
@@ -98,13 +98,25 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     # 治理合作……"): the pick takes it, unless the matching neighbour already came from before.
     # Or it announces the answer ("治理碎片化是未来全球数字治理最大挑战。"), and the answer
     # follows: a short pick takes the sentences after it while they fit.
-    if lo == i and lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars:
+    # A list item before it ("机制三、…", "二是…") is a sibling or a heading, not the reason.
+    if lo == i and lo > 0 and cost + _cost(sents[lo - 1]) <= max_chars and not _LIST_ITEM.match(sents[lo - 1]):
         lo -= 1
         cost += _cost(sents[lo])
     while cost <= max_chars * SHORT_PICK and hi + 1 < len(sents) and cost + _cost(sents[hi + 1]) <= max_chars:
         hi += 1
         cost += _cost(sents[hi])
+    # a sentence right after that matches nearly as well completes it, a quarter over the limit at
+    # most ("……成为重要难题。" then "贸易便利化与发展均衡化成为全球经济治理的核心主题。", d017)
+    if (sc > 0 and hi + 1 < len(sents) and overlap(q, sents[hi + 1]) >= 0.6 * sc
+            and cost + _cost(sents[hi + 1]) <= max_chars * 1.25):
+        hi += 1
+        cost += _cost(sents[hi])
     return [Pick(e.n, join_sentences(sents[lo:hi + 1]), e.lang, scores[k], core, sents[i])]
+
+
+# a sentence that opens an item of a list: "（二）…", "机制三、…", "二是…", "3. …"
+_LIST_ITEM = re.compile(r"\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[^\s，。；：]{0,4}[一二三四五六七八九十]{1,3}、|[一二三四五六七八九十]{1,2}是|"
+                        r"\d{1,2}[.、．](?!\d))")
 
 
 def alternative_picks(question: str, translation: str | None, evidence: list[Evidence], first: Pick,
@@ -232,7 +244,8 @@ def lead_problems(lead: str, lang: str, source: str, question: str | None = None
         out.append("bare-figure")
     if not is_pure(lead, lang):
         out.append("mixed-language")
-    if not numbers(lead) <= numbers(source):
+    # by value too (70万 is 700,000); a figure of the question is no invention ("进入21世纪后，…")
+    if figures_not_in(lead, source if question is None else f"{source}\n{question}"):
         out.append("figure-not-in-source")
     if "…" in lead or "..." in lead:
         out.append("truncated")

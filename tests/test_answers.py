@@ -14,7 +14,7 @@ from qa.evidence import Evidence, select_evidence
 from qa.lead import alternative_picks, is_pure, lead_problems, pick_sentences, repair_mixed
 from qa.retrieve import Hit
 from qa.sentences import body_sentences
-from qa.structure import parse, strip_numbering
+from qa.structure import parse, strip_numbering, wants_parts, wants_title
 from qa.titles import norm
 
 ZH_PAPER = "全球数字治理白皮书(2020年).pdf"
@@ -130,6 +130,12 @@ def test_structure_questions_are_recognised():
     s = parse("2020年白皮书第五章的小结认为，深层逻辑是什么？")
     assert s.chapter == 5 and s.summary
     assert parse("世贸组织的诸边谈判是何时启动的？") is None
+    # asked for a chapter's parts in other words (q075, q079 had gone to the model and abstained)
+    assert wants_parts("Which multilateral bodies does Chapter 3 of the English 2020 White Paper examine?")
+    assert wants_parts("What trends in governance mechanisms does Chapter IV of the 2022 White Paper describe?")
+    assert not wants_parts("What does Chapter 3 say about when the WTO talks started?")
+    assert wants_title("2020年白皮书第三章的标题是什么？") and wants_title("What is Chapter 2 called?")
+    assert not wants_title("2020年白皮书第五章包括哪些部分？")
     assert strip_numbering("(ii) Concept and system framework") == "Concept and system framework"
     assert strip_numbering("（四）小结：政治与经济的分离") == "小结：政治与经济的分离"
 
@@ -147,6 +153,23 @@ def test_a_structure_question_cites_its_chapter_and_lists_its_parts(pipe):
     c = rec["citations"][0]
     assert c["doc"] == ZH_PAPER and c["section"].startswith("五、"), c
     assert "小结" in body(rec)
+
+
+@pytest.mark.slow
+def test_a_question_for_a_chapters_title_is_answered_with_its_heading(pipe):
+    # q080 and q082 of the eval set had gone to the model, which found no answer in the chapter
+    rec = pipe.ask("2020年白皮书第三章的标题是什么？")
+    assert "structure-title" in rec["flags"] and not rec["abstained"]
+    assert body(rec) == "第三章题为“全球性多边框架下的数字治理创新与困境”[1]。"
+    c = rec["citations"][0]
+    assert c["doc"] == ZH_PAPER and c["section"] == "三、全球性多边框架下的数字治理创新与困境", c
+    # a summary's heading, asked in English of the Chinese paper with no model: the title is
+    # quoted as printed, a name in quotes
+    rec = pipe.ask("According to its heading, what does the summary section of Chapter 4 of the Chinese 2020 "
+                   "white paper conclude?")
+    assert "structure-title" in rec["flags"]
+    assert body(rec).startswith("The summary of Chapter 4 is titled \"双诸边治理重塑") and is_pure(body(rec), "en")
+    assert rec["citations"][0]["section"].split(" > ")[-1].startswith("（五）小结"), rec["citations"]
 
 
 @pytest.mark.slow
@@ -210,6 +233,13 @@ def test_lead_rules():
     q = "这篇新闻综述认为，安全的跨境数据流动能给跨国企业带来哪些好处？"
     assert lead_problems("安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", "zh",
                          "安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", q) == []
+    # a figure written the other language's way is the source's figure (seen on q047, q056)
+    src = "截至2020年6月，全球已建成逾70万个5G基站；每年的出口收益将达到2570亿美元，价值总额达8.98万亿美元。"
+    assert lead_problems("By June 2020, over 700,000 5G base stations had been built.", "en", src) == []
+    assert lead_problems("Exports would gain 257 billion dollars a year, of 8.98 trillion in all.", "en", src) == []
+    assert "figure-not-in-source" in lead_problems("Exports would gain 2570 billion dollars a year.", "en", src)
+    assert "figure-not-in-source" in lead_problems("截至2020年6月，全球已建成逾7万个5G基站。", "zh", src)
+    assert lead_problems("全球外国直接投资降至1.39万亿美元。", "zh", "FDI fell to US$1.39 trillion in 2019.") == []
     assert with_marker("The talks started in 2019.", 2) == "The talks started in 2019 [2]."
     assert with_marker("谈判于2019年启动。", 1) == "谈判于2019年启动[1]。"
 
@@ -231,6 +261,26 @@ def test_a_pick_takes_the_sentence_before_the_best_one_and_whole_sentences_after
     # a long pick stops at whole sentences within the limit
     [p] = pick_sentences("主要国家为什么转向区域治理合作？", None, ev, max_chars=120)
     assert p.text == ZH_REASON.split("。")[1] + "。", p.text
+
+
+ZH_THEMES = ("二战结束以来，为维护和平和促进经济增长，全球主要国家在经历全球秩序重建、冷战下分割式全球治理的历程后，"
+             "迎来了全球合作的高峰。全球主要国家和地区均积极参与到合作之中，意图通过构建一个更加一体化的世界，"
+             "通过破除贸易投资壁垒扩大市场规模，获取更大的“得自贸易的收益”。与此同时，全球范围内的不均等发展也随着"
+             "自由主义全球化的推进而日益凸显，各国在经济全球化中的分配差距成为重要难题。"
+             "贸易便利化与发展均衡化成为全球经济治理的核心主题。2000年前后，随着数字技术的兴起，跨国贸易的形态也开始发生转变。")
+ZH_LIST = ("机制二、双边和区域治理机制日益活跃。机制三、私营部门成为参与全球数字治理的重要力量，在市场规则、技术标准、"
+           "国际规范上发挥重要作用。数字平台作为数字活动的核心载体，构筑了跨国界的传播空间和市场空间。")
+
+
+def test_a_pick_ends_on_a_matching_sentence_in_reach_and_takes_no_list_item_before_it():
+    # d017: the themes sit in the sentence after a full pick; it matches nearly as well and fits
+    q, tr = "Which two themes became the core concerns of global economic governance after the war?", "二战后全球经济治理的核心议题是什么？"
+    [p] = pick_sentences(q, tr, _evidence([(ZH_THEMES, "zh")], q, tr))
+    assert p.text.startswith("二战结束以来") and p.text.endswith("核心主题。"), p.text
+    # d013: an item of a list before the best sentence is its heading, not its reason
+    q = "数字平台作为什么构筑了跨国界的市场空间？"
+    [p] = pick_sentences(q, None, _evidence([(ZH_LIST, "zh")], q))
+    assert p.text.startswith("数字平台作为数字活动的核心载体"), p.text
 
 
 def test_a_passage_two_chunks_share_is_evidence_once():
