@@ -43,6 +43,7 @@ class Grounded:
     best_score: float
     timings: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    outline_title: bool = False  # the question asks for the outline's title (not its parts)
 
 
 # ---------------------------------------------------------------- stream events

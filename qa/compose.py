@@ -237,20 +237,42 @@ class Composer:
             children = moved
         elif outline.lang != lang:  # titles kept in their own language are quoted as names
             children = [f"“{c}”" for c in children]
-        from ingest.headings import chapter_number, int_to_zh
-
         name = _strip_number(outline.title)
         n = len(children)
-        num = chapter_number(outline.path[0]) if len(outline.path) == 1 else None
+        which = _chapter_label(outline.path[0] if len(outline.path) == 1 else None, lang)
         if lang == "zh":
-            listed = "；".join(children)
-            which = f"第{int_to_zh(num)}章" if num else "该部分"
-            body = f"{which}“{name}”包括{_zh_count(n)}部分：{listed}[1]。"
+            body = f"{which}“{name}”包括{_zh_count(n)}部分：{'；'.join(children)}[1]。"
         else:
-            listed = "; ".join(children)
-            which = f"Chapter {num}" if num else "This section"
-            body = f"{which}, \"{name}\", covers {n} parts: {listed} [1]."
+            body = f"{which}, \"{name}\", covers {n} parts: {'; '.join(children)} [1]."
         return body, quote
+
+
+    def title(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
+        """A chapter's (or its summary's) title from the heading tree, in the question's
+        language; and the quote (the heading as printed)."""
+        summary = len(outline.path) > 1
+        name = _strip_number(outline.title)
+        if summary:  # "小结：双诸边治理重塑…": the answer says it is the summary
+            name = re.sub(r"^(?:小结|总结|summary|conclusion)\s*[:：]\s*", "", name, flags=re.I) or name
+        if outline.lang != lang and self.translate is not None:
+            moved = (self.translate(name, lang) or "").strip().strip(" 。.\"“”《》")
+            name = moved if moved and not lead_problems(moved, lang, name) else name
+        which = _chapter_label(outline.path[0], lang)
+        if lang == "zh":
+            body = f"{which}{'的小结' if summary else ''}题为“{name}”[1]。"
+        else:
+            body = f"{'The summary of ' + which if summary else which} is titled \"{name}\" [1]."
+        return body, outline.title
+
+
+def _chapter_label(heading: str | None, lang: str) -> str:
+    """'第三章' / 'Chapter 3' for a chapter heading with a number, else 'this section'."""
+    from ingest.headings import chapter_number, int_to_zh
+
+    num = chapter_number(heading) if heading else None
+    if lang == "zh":
+        return f"第{int_to_zh(num)}章" if num else "该部分"
+    return f"Chapter {num}" if num else "This section"
 
 
 def _strip_number(title: str) -> str:

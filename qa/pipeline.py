@@ -27,7 +27,7 @@ from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
 from .lead import Pick, pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
-from .structure import find_outline, parse as parse_structure, wants_parts
+from .structure import find_outline, parse as parse_structure, wants_parts, wants_title
 from .titles import TitleIndex
 from .sentences import flat, quote_line
 
@@ -175,7 +175,10 @@ class QAPipeline:
         sq = parse_structure(q) if not g.abstain else None
         if sq is not None:
             outline = find_outline(q, sq, hits, self.searcher.gen.chunks)
-            if outline is not None and outline.children and wants_parts(q):
+            if outline is not None and wants_title(q):
+                g.outline, g.outline_title = outline, True
+                g.flags.append("structure-title")
+            elif outline is not None and outline.children and wants_parts(q):
                 g.outline = outline
                 g.flags.append("structure-answer")
             elif outline is not None:  # a fact inside the named section: its own chunk comes first
@@ -208,7 +211,8 @@ class QAPipeline:
             yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
             return
         if g.outline is not None:
-            body, cite = self.composer.structure(g.retrieved.ask.question, lang, g.outline)
+            structure = self.composer.title if g.outline_title else self.composer.structure
+            body, cite = structure(g.retrieved.ask.question, lang, g.outline)
             quote = {"n": 1, "doc": g.outline.doc, "section": " > ".join(g.outline.path),
                      "page": g.outline.chunk.page, "chunk_id": g.outline.chunk.id, "quote": cite}
             yield Sources([quote], lang)

@@ -25,6 +25,8 @@ _EN_ORD_CHAPTER = re.compile(r"\b(first|opening|second|third|fourth|fifth|sixth|
                              r"(?:chapter|part)\b", re.I)
 _SUMMARY = re.compile(r"小结|总结|\bsummary\b|\bconclusion\b", re.I)
 _YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+_EDITION = re.compile(r"\b(?:chinese|english)\b(?=.{0,30}\b(?:edition|version|white paper|paper|report)\b)|中文版|英文版",
+                      re.I)
 
 
 @dataclass
@@ -84,14 +86,19 @@ def _docs_in_rank_order(question: str, hits, chunks: list[Chunk]) -> list[str]:
     lang = {}
     for c in chunks:
         lang.setdefault(c.doc, c.lang)
-    # "the 2022 white paper": documents naming that year first; then the edition in the
-    # question's language; then retrieval's order
-    seen.sort(key=lambda d: (bool(years) and not any(y in d for y in years), lang.get(d) != qlang))
+    # "the 2022 white paper": documents naming that year first; then the edition the question
+    # names ("the Chinese 2020 white paper", "英文版"), else the one in its language; then
+    # retrieval's order
+    named = _EDITION.search(question)
+    want = ("zh" if re.match(r"chinese|中文", named.group(0), re.I) else "en") if named else qlang
+    seen.sort(key=lambda d: (bool(years) and not any(y in d for y in years), lang.get(d) != want))
     return seen
 
 
 def find_outline(question: str, query: StructureQuery, hits, chunks: list[Chunk]) -> Outline | None:
-    """The chapter the question names, in the best-ranked document that has it."""
+    """The chapter the question names, in the best-ranked document that has it (with a summary
+    subsection, when the question asks about the summary and a document has one)."""
+    found: list[Outline] = []
     for doc in _docs_in_rank_order(question, hits, chunks):
         doc_chunks = [c for c in chunks if c.doc == doc]
         chapter = next((c.section_path[0] for c in doc_chunks
@@ -117,11 +124,23 @@ def find_outline(question: str, query: StructureQuery, hits, chunks: list[Chunk]
             titles = [ln.strip() for ln in own[0].text.split("\n")[1:] if classify(ln.strip())]
             children = titles
         cite = own[0] if own else under[0]
-        return Outline(doc, target_path[-1], target_path, [strip_numbering(t) for t in children], cite, cite.lang)
-    return None
+        found.append(Outline(doc, target_path[-1], target_path, [strip_numbering(t) for t in children], cite,
+                             cite.lang))
+        if not query.summary or len(target_path) > 1:
+            return found[-1]
+    return found[0] if found else None
+
+
+def wants_title(question: str) -> bool:
+    """Whether the question asks for a section's title or heading ("第三章的标题是什么",
+    "according to its heading, what does the summary conclude")."""
+    return bool(re.search(r"标题|题目|题为|叫什么|\btitled?\b|\bheading\b|\bcalled\b|\bnamed\b", question, re.I))
 
 
 def wants_parts(question: str) -> bool:
     """Whether the question asks for a section's parts or themes (not a fact inside it)."""
     return bool(re.search(r"哪些|哪几|什么内容|涵盖|包括|包含|分为|\bcover|\bthemes?\b|\bparts\b|\btopics\b|"
-                          r"\bsections\b|\bwhat does\b.*\b(?:deal with|discuss|address)", question, re.I))
+                          r"\bsections\b|\bwhat does\b.*\b(?:deal with|discuss|address)|"
+                          # "which multilateral bodies does Chapter 3 examine", "what trends … describe"
+                          r"\b(?:which|what)\b(?:\s+[\w-]+){1,4}\s+(?:does|do)\b.*\b(?:examine|describe|review|survey|"
+                          r"look at|discuss|address)", question, re.I))
