@@ -64,7 +64,7 @@ def asked_in(question: str, lang: str, translation: str | None, source_lang: str
     return question, "en"
 
 
-CHECK_TOKENS = 8  # enough to see whether the model starts an answer or writes NOT_FOUND
+CHECK_TOKENS = 4  # enough to see NOT_FOUND (2 tokens; "**NOT_FOUND" 3) or the start of an answer
 TRANSLATE_TOKENS = 320  # a whole pick translated (210 Chinese characters come to about 150 English tokens)
 
 

@@ -24,6 +24,9 @@ class Evidence:
     score: float  # retrieval score of the chunk
     anchor: str = ""  # the quote's best-matching sentence: the citation gives its page
     sentences: list[Sentence] = field(default_factory=list)  # the chunk's body sentences, whole
+    # the body sentences the passage goes on with in the next chunk of the same section (a
+    # chunk ends where the index split the section, not where the answer ends)
+    following: list[str] = field(default_factory=list)
 
     @property
     def doc(self) -> str:
@@ -94,10 +97,28 @@ def best_passage(sentences: list[Sentence], query_tokens: set[str], max_chars: i
     return join_sentences(sents[lo:hi]), sents[i]
 
 
+def following_sentences(hit: Hit, chunks: list | None, titles: list[str] | None = None) -> list[str]:
+    """The body sentences of the chunk after `hit`'s in the chunk store (`chunks`, which
+    `Hit.row` indexes) when it goes on with the same section, without the sentences the two
+    chunks share (the index's overlap)."""
+    if not chunks or not 0 <= hit.row < len(chunks) - 1 or chunks[hit.row].id != hit.chunk.id:
+        return []
+    nxt = chunks[hit.row + 1]
+    if nxt.doc != hit.chunk.doc or list(nxt.section_path) != list(hit.chunk.section_path):
+        return []
+    mine = {s.text for s in body_sentences(hit.chunk, titles)}
+    sents = [s.text for s in body_sentences(nxt, titles)]
+    while sents and sents[0] in mine:
+        sents.pop(0)
+    return sents
+
+
 def select_evidence(hits: list[Hit], question: str, translation: str | None, max_evidence: int,
-                    max_chars: int, titles: dict[str, list[str]] | None = None) -> list[Evidence]:
+                    max_chars: int, titles: dict[str, list[str]] | None = None,
+                    chunks: list | None = None) -> list[Evidence]:
     """The best passage of each of the first hits that has body text; `titles`: every section
-    title of each document, so a heading restated inside a body is recognised."""
+    title of each document, so a heading restated inside a body is recognised; `chunks`: the
+    chunk store, for the sentences a passage goes on with in the next chunk."""
     q_tokens = question_tokens(question, translation)
     out: list[Evidence] = []
     for h in hits:
@@ -111,7 +132,8 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
         # whose passage an earlier chunk gave (the same text indexed twice, or a chunk's
         # overlap sentence): the slot goes to the next chunk
         if quote and all(quote != e.quote for e in out):
-            out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor, sentences=sents))
+            out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor, sentences=sents,
+                                following=following_sentences(h, chunks, (titles or {}).get(h.chunk.doc))))
     return out
 
 

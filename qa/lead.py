@@ -79,6 +79,7 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
     rank, i, sents, q = cands[k]
     sc = lex[k]
     e = evidence[rank]
+    sents = sents + e.following  # the passage may go on in the section's next chunk
     lo = hi = i  # the picked run of sentences, sents[lo..hi]
     cost = _cost(sents[i])
     for j in (i + 1, i - 1):  # one neighbour that also matches the question

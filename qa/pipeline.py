@@ -162,7 +162,7 @@ class QAPipeline:
         q = r.ask.question
         hits = r.hits[: self.cfg.top_k]
         evidence = select_evidence(hits, q, r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
-                                    self.headings)
+                                    self.headings, self.searcher.gen.chunks)
         best = r.hits[0].score if r.hits else float("-inf")
         g = Grounded(r, evidence, [], None, False, best, flags=list(r.flags))
         if not r.hits or best < self._threshold(r.lang):
@@ -185,7 +185,7 @@ class QAPipeline:
                 hit = self._hit_for(outline.chunk, hits)
                 g.evidence = select_evidence([hit] + [h for h in hits if h.chunk.id != hit.chunk.id], q,
                                              r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
-                                             self.headings)
+                                             self.headings, self.searcher.gen.chunks)
                 g.flags.append("structure-section")
         if not g.abstain and g.outline is None:
             g.picks = pick_sentences(q, r.translation, g.evidence, embeddings=self.emb if self.cfg.dense_pick else None,

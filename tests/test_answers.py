@@ -283,6 +283,24 @@ def test_a_pick_ends_on_a_matching_sentence_in_reach_and_takes_no_list_item_befo
     assert p.text.startswith("数字平台作为数字活动的核心载体"), p.text
 
 
+def test_a_pick_goes_on_into_the_next_chunk_of_its_section():
+    """d013: the answer was the first sentence of the next chunk, which retrieval did not rank."""
+    a = _chunk(ZH_LIST + "信息服务和电子商务领域的超大型平台，正借助其广泛的覆盖力和影响力，成为全球内容治理和市场运行规则的重要提供者。",
+               ["二、新图景", "（二）三类机制"], cid="c-1")
+    b = _chunk("信息服务和电子商务领域的超大型平台，正借助其广泛的覆盖力和影响力，成为全球内容治理和市场运行规则的重要提供者。"
+               "数字平台在信息匹配、定价、信用评价、知识产权保护、消费者保护等问题上的具体实践，将直接决定跨国市场的运行方式。",
+               ["二、新图景", "（二）三类机制"], cid="c-2")
+    other = _chunk("另一节的句子。", ["二、新图景", "（三）内在特点"], cid="c-3")
+    q = "数字平台如何成为跨国市场运行规则的提供者？"
+    [e] = select_evidence([Hit(0, a, 5.0)], q, None, 5, 200, chunks=[a, b, other])
+    assert e.following == ["数字平台在信息匹配、定价、信用评价、知识产权保护、消费者保护等问题上的具体实践，将直接决定跨国市场的运行方式。"]
+    [p] = pick_sentences(q, None, [e])
+    assert p.text.endswith("将直接决定跨国市场的运行方式。") and p.n == 1, p.text
+    # the next chunk of another section, or no chunk store: the passage ends with its chunk
+    assert select_evidence([Hit(1, b, 5.0)], q, None, 5, 200, chunks=[a, b, other])[0].following == []
+    assert select_evidence([Hit(0, a, 5.0)], q, None, 5, 200)[0].following == []
+
+
 def test_a_passage_two_chunks_share_is_evidence_once():
     """Overlapping chunks repeat a sentence; the same passage twice would take the slot of the
     next chunk (seen on d019: the Chinese RCEP sentence twice, the English footnote left out)."""
