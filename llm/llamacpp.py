@@ -12,6 +12,9 @@ needs:
   of consecutive prompts in one context, and ``with_slot("translate")`` gives translation its
   own context (the weights are memory-mapped once), so translating a question and answering it
   never evict each other's prefix;
+- each kind of prompt keeps its fixed part (system prompt, examples) evaluated in a shared
+  context too: the context's state is saved per kind and restored when the kind changes
+  (``llm.prefix_states``);
 - ``max_tokens``, ``temperature`` and ``stop`` as fields, bound (``.bind(max_tokens=80)``) or
   passed per call (``.invoke(msgs, max_tokens=80)``).
 
@@ -35,11 +38,13 @@ from pydantic import model_validator
 
 from .defaults import DEFAULT_N_BATCH, DEFAULT_N_CTX, DEFAULT_N_THREADS
 from .errors import LLMError, ModelError
+from .prefix_states import PrefixStates, fixed_part
 
 
 _MODEL_CACHE: dict[tuple, Any] = {}  # loaded llama_cpp.Llama objects of this process, by ChatLlamaCpp._key
 _MODEL_LOCKS: dict[tuple, threading.Lock] = {}
 _MODEL_BUSY: dict[tuple, int] = {}  # key -> thread generating on it
+_PREFIX_STATES: dict[tuple, PrefixStates] = {}  # key -> the context's saved state per kind of prompt
 _CACHE_LOCK = threading.Lock()
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool", "function": "function"}
@@ -162,11 +167,15 @@ class ChatLlamaCpp(BaseChatModel):
         max_tokens = kwargs.pop("max_tokens", self.max_tokens)
         temperature = kwargs.pop("temperature", self.temperature)
         stop = stop if stop is not None else kwargs.pop("stop", None) or self.stop
+        chat = to_llama_messages(messages)
+        fixed = fixed_part(chat)
         with lock:  # one llama context cannot serve two generations at once
             _MODEL_BUSY[key] = me
+            states = _PREFIX_STATES.setdefault(key, PrefixStates())
+            states.before(llama, fixed)  # this kind of prompt's fixed part, evaluated before
             try:
                 chunks = llama.create_chat_completion(
-                    messages=to_llama_messages(messages), max_tokens=max_tokens, temperature=temperature,
+                    messages=chat, max_tokens=max_tokens, temperature=temperature,
                     stop=list(stop or []), stream=True, seed=self.seed, **kwargs)
                 for chunk in chunks:
                     choices = chunk.get("choices") or []
@@ -176,6 +185,7 @@ class ChatLlamaCpp(BaseChatModel):
             except ValueError as e:  # e.g. "Requested tokens (N) exceed context window of M"
                 raise LLMError(f"{self.name}: {e}") from e
             finally:
+                states.after(llama, fixed)
                 _MODEL_BUSY.pop(key, None)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,

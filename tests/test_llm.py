@@ -482,3 +482,27 @@ def test_llama_cpp_context_overflow_is_llmerror(bundled_model):
     assert "\n" not in str(ei.value)
 
 
+
+
+@pytest.mark.llm
+def test_each_kind_of_prompt_keeps_its_fixed_part_evaluated(llama):
+    """Prompts of two kinds in turn in one context: the second call of a kind starts from the
+    state saved after its first (llm.prefix_states), and writes what a fresh context writes."""
+    from llm.llamacpp import _PREFIX_STATES
+
+    capital = "Answer with the name of the city only."
+    count = "You count things. Answer with one number."
+    llama.invoke([SystemMessage(capital), HumanMessage("What is the capital of France?")], max_tokens=8)
+    llama.invoke([SystemMessage(count), HumanMessage("How many legs does a spider have?")], max_tokens=8)
+    states = _PREFIX_STATES[llama._key]
+    before = states.restores
+    again = llama.invoke([SystemMessage(capital), HumanMessage("What is the capital of Japan?")], max_tokens=8)
+    assert states.restores == before + 1
+    # the restored state left the context in order: llama.cpp reused the system prompt's cells
+    ids = llama.load().input_ids[: llama.load().n_tokens].tolist()
+    fixed = llama.load().tokenize(f"<|im_start|>system\n{capital}<|im_end|>".encode(), add_bos=False, special=True)
+    assert ids[: len(fixed)] == fixed
+    fresh = ChatLlamaCpp(model_path=llama.model_path, n_threads=2, n_ctx=2048, slot="fresh-context")
+    assert fresh.invoke([SystemMessage(capital), HumanMessage("What is the capital of Japan?")],
+                        max_tokens=8).content == again.content
+    assert "Tokyo" in again.content
