@@ -66,6 +66,38 @@ def figures_not_in(text: str, source: str) -> list[str]:
     return out
 
 
+_ZH_MAGNITUDE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万亿|亿|万)")
+_EN_MAGNITUDE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million)\b", re.I)
+
+
+def _num(v: float) -> str:
+    return f"{round(v, 6):,.6f}".rstrip("0").rstrip(".")
+
+
+def restate_figures(text: str, target: str) -> str:
+    """`text` with its figures written the way the target language writes them, for the model to
+    copy rather than convert: the bundled model translated 70万 as "70 million" and 2570亿 as
+    "2570 billion" (q047, q056), and its figures are checked against the source's by value.
+    Into English: 70万 -> 700,000, 2570亿 -> 257 billion, 8.98万亿 -> 8.98 trillion. Into
+    Chinese: 257 billion -> 2570亿, 700 million -> 7亿, 36 million -> 3600万."""
+    if target == "en":
+        def en(m: re.Match) -> str:
+            v = float(m.group(1)) * _SCALE[m.group(2)]
+            for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+                if v >= size:
+                    return f"{_num(v / size)} {word}"
+            return _num(v)
+        return _ZH_MAGNITUDE.sub(en, text)
+
+    def zh(m: re.Match) -> str:
+        v = float(m.group(1).replace(",", "")) * _SCALE[m.group(2).lower()]
+        for size, word in ((1e12, "万亿"), (1e8, "亿"), (1e4, "万")):
+            if v >= size:
+                return f"{_num(v / size).replace(',', '')}{word}"
+        return m.group(0)
+    return _EN_MAGNITUDE.sub(zh, text)
+
+
 def generate(llm, messages: list[dict], max_tokens: int, on_token: Callable[[str], None] | None = None) -> str:
     """The reply of ``llm`` (any LangChain chat model; see ``llm.stream``) to role/content
     ``messages``, stripped; each text piece goes to ``on_token`` as it is generated."""

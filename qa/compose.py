@@ -17,7 +17,7 @@ from typing import Iterator
 from ingest.chunking import has_table_block
 
 from . import defaults as D
-from .answer import is_not_found
+from .answer import is_not_found, restate_figures
 from .chain import Draft
 from .evidence import Evidence
 from .lead import (Pick, alternative_picks, clean_lead, lead_messages, lead_problems, repair_mixed, retry_messages,
@@ -178,25 +178,29 @@ class Composer:
                 flags.append("answer-is-the-source")
                 yield self._extractive(lang, picks, flags)
                 return
-            # answer in the evidence's language (the sentences), then translate that answer
-            moved = clean_lead((yield from self._stream(translation_messages(source, lang), TRANSLATE_TOKENS)))
+            # answer in the evidence's language (the sentences), then translate that answer (its
+            # figures written the target's way first: the model copies figures, it misconverts them)
+            moved = clean_lead((yield from self._stream(translation_messages(restate_figures(source, lang), lang),
+                                                        TRANSLATE_TOKENS)))
             moved, problems = self._checked(moved, lang, source)
             if not problems:
                 flags.append("answer-is-the-source-translated")
                 yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
                 return
             flags.append("translation-replaced-by-lead: " + ",".join(problems))
-        raw = yield from self._stream(lead_messages(question, lang, source))
+        given = source if picks[0].lang == lang else restate_figures(source, lang)  # what the model reads
+        raw = yield from self._stream(lead_messages(question, lang, given))
         if is_not_found(raw):
             found = self._overrule(question, lang, picks, evidence, strong, flags)
             if isinstance(found, LeadOutcome):
                 yield found
                 return
             picks, source, raw = [found[0]], found[0].text, found[1]
+            given = source if picks[0].lang == lang else restate_figures(source, lang)
         lead, problems = self._checked(clean_lead(raw), lang, source, question)
         if problems:
             flags.append("lead-retried: " + ",".join(problems))
-            lead = clean_lead("".join(self._generate(retry_messages(question, lang, source, problems))))
+            lead = clean_lead("".join(self._generate(retry_messages(question, lang, given, problems))))
             lead, problems = self._checked(lead, lang, source, question)
         if problems:
             flags.append("lead-replaced: " + ",".join(problems))

@@ -21,7 +21,7 @@ from index.embeddings import CountingEmbeddings
 from ingest.text import detect_lang
 
 from . import defaults as D
-from .answer import ABSTAIN_TEXT, generate
+from .answer import ABSTAIN_TEXT, generate, restate_figures
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
@@ -100,7 +100,8 @@ class PassageTranslator:
         self.max_tokens = max_tokens
 
     def __call__(self, text: str, target: str) -> str | None:
-        return _translation(self.llm, translation_messages(text, target), target, self.max_tokens, one_line=False)
+        return _translation(self.llm, translation_messages(restate_figures(text, target), target), target,
+                            self.max_tokens, one_line=False)
 
 
 class QAPipeline:

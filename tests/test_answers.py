@@ -8,6 +8,7 @@ import re
 import pytest
 
 from ingest.model import Chunk
+from qa.answer import restate_figures
 from qa.chain import Answered, Sources
 from qa.compose import asked_in, with_marker
 from qa.evidence import Evidence, select_evidence
@@ -240,6 +241,12 @@ def test_lead_rules():
     assert "figure-not-in-source" in lead_problems("Exports would gain 2570 billion dollars a year.", "en", src)
     assert "figure-not-in-source" in lead_problems("截至2020年6月，全球已建成逾7万个5G基站。", "zh", src)
     assert lead_problems("全球外国直接投资降至1.39万亿美元。", "zh", "FDI fell to US$1.39 trillion in 2019.") == []
+    # ... and the model is given figures written the target's way, to copy (it wrote 70万 as
+    # "70 million" and 2570亿美元 as "$2570 billion")
+    assert restate_figures(src, "en") == ("截至2020年6月，全球已建成逾700,000个5G基站；每年的出口收益将达到257 billion美元，"
+                                          "价值总额达8.98 trillion美元。")
+    assert restate_figures("FDI fell to US$1.39 trillion; 700 million people; 36 million users; 6,814 devices.", "zh") == \
+        "FDI fell to US$1.39万亿; 7亿 people; 3600万 users; 6,814 devices."
     assert with_marker("The talks started in 2019.", 2) == "The talks started in 2019 [2]."
     assert with_marker("谈判于2019年启动。", 1) == "谈判于2019年启动[1]。"
 
@@ -384,6 +391,18 @@ def test_an_english_question_on_chinese_evidence_gets_an_english_body_and_the_ch
     quotes = rec["answer"].split("\n\n", 1)[1]
     assert quotes.startswith("> [") and re.search(r"[\u4e00-\u9fff]", quotes)
     assert rec["citations"][0]["doc"] == ZH_PAPER
+
+
+@pytest.mark.llm
+def test_chinese_figures_reach_an_english_answer_by_value(llm_pipe):
+    """q047: given 70万 the bundled model wrote "70 million" and the answer fell back to a label;
+    given 700,000 (`restate_figures`) it copies it, and the check compares by value."""
+    rec = llm_pipe.ask("By June 2020, how many 5G base stations had been built worldwide, and how many commercial "
+                       "5G networks were there?")
+    assert not rec["abstained"] and "quoted-other-language" not in rec["flags"], rec["flags"]
+    text = body(rec)
+    assert "700,000" in text and "92" in text and is_pure(text, "en"), text
+    assert "70万个5G基站" in rec["citations"][0]["quote"]
 
 
 @pytest.mark.llm
