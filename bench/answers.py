@@ -1,7 +1,7 @@
 """The answer benchmark: wpqa's answers on the eval set, how soon a reader sees something, the
 bundled model's speed with and without OpenMP, and the stock LangChain recipe beside wpqa.
 
-    .venv/bin/python -m bench.answers                       # everything (about 30 min on 2 idle cores)
+    .venv/bin/python -m bench.answers                       # everything (about 35 min on 2 idle cores)
     .venv/bin/python -m bench.answers --only tokens --omp-build DIR
     .venv/bin/python -m bench.answers --limit 10 --stock 10 # fewer wpqa questions (the stock ones always run)
 
@@ -175,7 +175,7 @@ def main() -> None:
     ap.add_argument("--index-dir")
     ap.add_argument("--omp-build", help="a llama-cpp-python built with OpenMP (pip install --target DIR)")
     ap.add_argument("--limit", type=int, default=0, help="wpqa: only the first N questions (and the stock ones)")
-    ap.add_argument("--stock", type=int, default=10, help="questions for the stock recipe (about a minute each)")
+    ap.add_argument("--stock", type=int, default=20, help="questions for the stock recipe (about 40 s each here)")
     ap.add_argument("--only", default="", help="comma-separated steps of " + ",".join(STEPS))
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (logs, index)")
     Bench(ap.parse_args()).run()
