@@ -10,7 +10,9 @@ context per kind would keep them apart, but costs 1.2-1.8 GB each (measured with
 So the context's sequence state (its KV cells, a few MB) is saved after each call under the
 call's fixed part (every message before the last), and restored before a call whose fixed part
 differs from the last call's: llama-cpp-python then finds the shared prefix in the restored
-state and evaluates only the rest. Nothing here changes what the model writes.
+state and evaluates only the rest. The model reads the same tokens; like any reuse of cached
+cells, the cells were computed in another batch, so a long greedy output can come out worded
+differently where two tokens were nearly tied (two of 30 dev-set translations did).
 """
 from __future__ import annotations
 

@@ -250,7 +250,6 @@ class Composer:
             body = f"{which}, \"{name}\", covers {n} parts: {'; '.join(children)} [1]."
         return body, quote
 
-
     def title(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
         """A chapter's (or its summary's) title from the heading tree, in the question's
         language; and the quote (the heading as printed)."""
@@ -270,7 +269,7 @@ class Composer:
 
 
 def _chapter_label(heading: str | None, lang: str) -> str:
-    """'第三章' / 'Chapter 3' for a chapter heading with a number, else 'this section'."""
+    """'第三章' / 'Chapter 3' for a chapter heading with a number, else '该部分' / 'This section'."""
     from ingest.headings import chapter_number, int_to_zh
 
     num = chapter_number(heading) if heading else None

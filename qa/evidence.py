@@ -97,16 +97,17 @@ def best_passage(sentences: list[Sentence], query_tokens: set[str], max_chars: i
     return join_sentences(sents[lo:hi]), sents[i]
 
 
-def following_sentences(hit: Hit, chunks: list | None, titles: list[str] | None = None) -> list[str]:
+def following_sentences(hit: Hit, own: list[Sentence], chunks: list | None,
+                        titles: list[str] | None = None) -> list[str]:
     """The body sentences of the chunk after `hit`'s in the chunk store (`chunks`, which
-    `Hit.row` indexes) when it goes on with the same section, without the sentences the two
-    chunks share (the index's overlap)."""
+    `Hit.row` indexes) when it goes on with the same section, without the sentences it shares
+    with `own` (the hit's body sentences: the index's overlap)."""
     if not chunks or not 0 <= hit.row < len(chunks) - 1 or chunks[hit.row].id != hit.chunk.id:
         return []
     nxt = chunks[hit.row + 1]
     if nxt.doc != hit.chunk.doc or list(nxt.section_path) != list(hit.chunk.section_path):
         return []
-    mine = {s.text for s in body_sentences(hit.chunk, titles)}
+    mine = {s.text for s in own}
     sents = [s.text for s in body_sentences(nxt, titles)]
     while sents and sents[0] in mine:
         sents.pop(0)
@@ -133,7 +134,7 @@ def select_evidence(hits: list[Hit], question: str, translation: str | None, max
         # overlap sentence): the slot goes to the next chunk
         if quote and all(quote != e.quote for e in out):
             out.append(Evidence(n=len(out) + 1, hit=h, quote=quote, score=h.score, anchor=anchor, sentences=sents,
-                                following=following_sentences(h, chunks, (titles or {}).get(h.chunk.doc))))
+                                following=following_sentences(h, sents, chunks, (titles or {}).get(h.chunk.doc))))
     return out
 
 
