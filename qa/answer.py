@@ -50,21 +50,29 @@ def figure_values(text: str) -> list[tuple[str, float]]:
     return out
 
 
+def _digits(shown: str) -> str:
+    """A figure's digits as `numbers` normalises them ("6,814" -> "6814", "9.0" -> "9")."""
+    d = re.match(r"[\d.,]+", shown).group(0).replace(",", "")
+    return d.rstrip("0").rstrip(".") if "." in d else d
+
+
 def figures_not_in(text: str, source: str) -> list[str]:
-    """The figures of `text` that `source` does not hold, neither as written (`numbers`) nor by
-    value with its magnitude word (`figure_values`)."""
-    written = numbers(source)
-    values = [v for _, v in figure_values(source)]
+    """The figures of `text` that `source` does not hold: neither its digits as a figure the
+    source writes without a magnitude word (a table's 40.7 under "（亿美元）" is 40.7亿 and $4.07
+    billion), nor its value with its magnitude word (`figure_values`: 70万 = 700,000). So
+    "2570 billion" for 2570亿 and "70 million" for 70万 are figures the source does not hold."""
+    held = figure_values(source)
+    bare = {_digits(shown) for shown, _ in held if not _MAGNITUDE.search(shown)}
+    values = [v for _, v in held]
     out = []
     for shown, value in figure_values(text):
-        if numbers(shown) <= written and not re.search(r"万|亿|(?i:illion|thousand)", shown):
-            continue
-        if any(abs(value - v) <= 1e-9 * max(abs(v), 1.0) for v in values):
+        if _digits(shown) in bare or any(abs(value - v) <= 1e-9 * max(abs(v), 1.0) for v in values):
             continue
         out.append(shown)
     return out
 
 
+_MAGNITUDE = re.compile(r"万|亿|(?i:illion|thousand)")
 _ZH_MAGNITUDE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万亿|亿|万)")
 _EN_MAGNITUDE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s*((?i:trillion|billion|million))\b")
 

@@ -241,6 +241,9 @@ def test_lead_rules():
     assert "figure-not-in-source" in lead_problems("Exports would gain 2570 billion dollars a year.", "en", src)
     assert "figure-not-in-source" in lead_problems("截至2020年6月，全球已建成逾7万个5G基站。", "zh", src)
     assert lead_problems("全球外国直接投资降至1.39万亿美元。", "zh", "FDI fell to US$1.39 trillion in 2019.") == []
+    # a table's figure whose unit is in its caption keeps its digits (the table tests' 40.7)
+    table = "表1各地区数字服务出口规模（亿美元）\n| 地区 | 2020年 |\n| --- | --- |\n| 欧洲 | 40.7 |"
+    assert lead_problems("2020年欧洲的数字服务出口规模为40.7亿美元。", "zh", table) == []
     # ... and the model is given figures written the target's way, to copy (it wrote 70万 as
     # "70 million" and 2570亿美元 as "$2570 billion")
     assert restate_figures(src, "en") == ("截至2020年6月，全球已建成逾700,000个5G基站；每年的出口收益将达到257 billion美元，"
