@@ -14,11 +14,20 @@ python -m pip install -q --upgrade pip wheel setuptools
 # torch first, pinned: pip takes the CPU build that lies on this machine's disk instead of a
 # CUDA build of several GB (sentence-transformers would otherwise pull one in).
 python -m pip install -q "torch==2.13.0"
-# llama-cpp-python is compiled from source on first install (about 8-10 minutes on 2 cores);
-# pip caches the wheel, so later installs take seconds. It is built with ggml's own thread pool
+# llama-cpp-python is compiled from source on first install into .venv (5-10 minutes on 2
+# cores); a .venv that has it skips the build. It is built with ggml's own thread pool
 # instead of OpenMP: under OMP_WAIT_POLICY=PASSIVE (which wpqa sets so that faiss, the e5 engine
 # and llama.cpp do not starve each other) the OpenMP build writes ~40% slower.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_OPENMP=OFF}" python -m pip install -q "llama-cpp-python[server]==0.3.36"
+# It is built for this machine's CPU (-march=native) but without AMX: on a virtual machine whose
+# CPU lists AMX (Xeon Sapphire Rapids) ggml's AMX kernels died with SIGILL ("Illegal instruction",
+# `tilezero`) in the first long prompt. Not from pip's wheel cache, which knows no build flags: a
+# wheel cached by an earlier build (other flags) would be taken as is.
+NO_AMX=""
+if [ "$(uname -m)" = x86_64 ]; then
+  NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+fi
+CFLAGS="${CFLAGS:-} $NO_AMX" CXXFLAGS="${CXXFLAGS:-} $NO_AMX" CMAKE_ARGS="${CMAKE_ARGS:--DGGML_OPENMP=OFF}" \
+  python -m pip install -q --no-cache-dir "llama-cpp-python[server]==0.3.36"
 python -m pip install -q -e ".[llm,milvus,ocr,dev]"
 echo "installed: $(wpqa --help >/dev/null && echo wpqa) into .venv"
 if [ "${1:-}" = "--install" ]; then
