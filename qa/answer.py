@@ -72,6 +72,16 @@ def figures_not_in(text: str, source: str) -> list[str]:
     return out
 
 
+# an integer of four digits or more standing alone (not in 1,234 or 3.1416 or a name); a year is
+# left as it is: 1900-2099, or any figure followed by 年
+_PLAIN = re.compile(r"(?<![\d.,A-Za-z])(\d{4,})(?![\d.,A-Za-z]|\s*年)")
+
+
+def _grouped(m: re.Match) -> str:
+    v = int(m.group(1))
+    return m.group(1) if len(m.group(1)) == 4 and 1900 <= v <= 2099 else f"{v:,}"
+
+
 _MAGNITUDE = re.compile(r"万|亿|(?i:illion|thousand)")
 _ZH_MAGNITUDE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万亿|亿|万)")
 _EN_MAGNITUDE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s*((?i:trillion|billion|million))\b")
@@ -85,7 +95,8 @@ def restate_figures(text: str, target: str) -> str:
     """`text` with its figures written the way the target language writes them, for the model to
     copy rather than convert: the bundled model translated 70万 as "70 million" and 2570亿 as
     "2570 billion" (q047, q056), and its figures are checked against the source's by value.
-    Into English: 70万 -> 700,000, 2570亿 -> 257 billion, 8.98万亿 -> 8.98 trillion. Into
+    Into English: 70万 -> 700,000, 2570亿 -> 257 billion, 8.98万亿 -> 8.98 trillion, and a
+    count in thousands grouped (6814个 -> 6,814个: it wrote "68,140"; a year stays 2019). Into
     Chinese: 257 billion -> 2570亿, 700 million -> 7亿, 36 million -> 3600万."""
     if target == "en":
         def en(m: re.Match) -> str:
@@ -94,7 +105,7 @@ def restate_figures(text: str, target: str) -> str:
                 if v >= size:
                     return f"{_num(v / size)} {word}"
             return _num(v)
-        return _ZH_MAGNITUDE.sub(en, text)
+        return _PLAIN.sub(_grouped, _ZH_MAGNITUDE.sub(en, text))
 
     def zh(m: re.Match) -> str:
         v = float(m.group(1).replace(",", "")) * _SCALE[m.group(2).lower()]

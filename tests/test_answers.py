@@ -248,6 +248,9 @@ def test_lead_rules():
     # "70 million" and 2570亿美元 as "$2570 billion")
     assert restate_figures(src, "en") == ("截至2020年6月，全球已建成逾700,000个5G基站；每年的出口收益将达到257 billion美元，"
                                           "价值总额达8.98 trillion美元。")
+    # a count of thousands is grouped, a year is not (it wrote 6814个 as "68,140"; d028)
+    assert restate_figures("2019年上半年共计6814个，2020年至2030年，1500家，2000家，G2000，3.1416", "en") == \
+        "2019年上半年共计6,814个，2020年至2030年，1,500家，2000家，G2000，3.1416"
     assert restate_figures("FDI fell to US$1.39 trillion; 700 million people; 36 million users; 6,814 devices.", "zh") == \
         "FDI fell to US$1.39万亿; 7亿 people; 3600万 users; 6,814 devices."
     assert with_marker("The talks started in 2019.", 2) == "The talks started in 2019 [2]."
