@@ -225,6 +225,7 @@ def is_pure(text: str, lang: str) -> bool:
     return cjk == 0 if lang == "en" else cjk >= 0.6 * max(1, cjk + lat)
 
 
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\.)\s+(?=[A-Z])")
 # nothing but a figure or a date ("2019年1月", "58个", "6814"): an answer needs its subject
 _BARE = re.compile(r"[\s\d.,，。、%％个年月日亿万千百美元-]*")
 
@@ -235,9 +236,12 @@ def lead_problems(lead: str, lang: str, source: str, question: str | None = None
     question restated ("安全的跨境数据流动能给跨国企业带来好处。")."""
     out = []
     if question is not None and detect_lang(question) == lang:
-        new = set(tokenize(lead, stopwords=True)) - set(tokenize(question, stopwords=True))
-        # a figure the question does not hold is an answer ("… RCEP is expected to take effect in 2022.")
-        if len(new) < 2 and not numbers(lead) - numbers(question):
+        asked = set(tokenize(question, stopwords=True))
+        # a figure the question does not hold is an answer ("… RCEP is expected to take effect in 2022.");
+        # each sentence must add something: "……最能推动贸易新规则的形成。这些安排的内容出现了新
+        # 变化。" answers the first part and restates the second (d007)
+        if any(len(set(tokenize(part, stopwords=True)) - asked) < 2 and not numbers(part) - numbers(question)
+               for part in _SENTENCE_END.split(lead) if re.search(r"\w", part)):
             out.append("restates-question")
     if not re.search(r"\w", lead):
         out.append("empty")

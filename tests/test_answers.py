@@ -231,6 +231,12 @@ def test_lead_rules():
                          "en", "RCEP was signed and will enter into force in 2022.", q) == []
     assert "restates-question" in lead_problems("According to a footnote in China's ITU contribution, RCEP is "
                                                 "expected to take effect.", "en", "x", q)
+    # a lead that answers one part of a two-part question and restates the other (d007's recheck)
+    q = "进入21世纪后，白皮书认为哪类安排最能推动贸易新规则的形成？这些安排的内容出现了什么新变化？"
+    assert "restates-question" in lead_problems("进入21世纪后，白皮书认为双边和区域机制最能推动贸易新规则的形成。"
+                                                "这些安排的内容出现了新变化。", "zh", "x", q)
+    assert lead_problems("白皮书认为双边或诸边自由贸易协定最能推动贸易新规则的形成。更多协定写入了电子商务专章。",
+                         "zh", "x", q) == []
     q = "这篇新闻综述认为，安全的跨境数据流动能给跨国企业带来哪些好处？"
     assert lead_problems("安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", "zh",
                          "安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", q) == []
