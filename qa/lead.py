@@ -225,7 +225,9 @@ def is_pure(text: str, lang: str) -> bool:
     return cjk == 0 if lang == "en" else cjk >= 0.6 * max(1, cjk + lat)
 
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\.)\s+(?=[A-Z])")
+# where a lead's sentences end: after 。！？!?, or after a full stop that follows a small letter,
+# a digit or a closing mark and comes before a capital ("U.S. Department" goes on)
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[a-z\d)\]\"'”’]\.)\s+(?=[A-Z])")
 # nothing but a figure or a date ("2019年1月", "58个", "6814"): an answer needs its subject
 _BARE = re.compile(r"[\s\d.,，。、%％个年月日亿万千百美元-]*")
 
@@ -233,7 +235,7 @@ _BARE = re.compile(r"[\s\d.,，。、%％个年月日亿万千百美元-]*")
 def lead_problems(lead: str, lang: str, source: str, question: str | None = None) -> list[str]:
     """Why a lead cannot stand: empty, a bare figure with no sentence, mixed languages, a figure
     the source does not hold, a truncation mark, or (given the question) nothing but the
-    question restated ("安全的跨境数据流动能给跨国企业带来好处。")."""
+    question restated ("安全的跨境数据流动能给跨国企业带来好处。"), or a sentence of it that is."""
     out = []
     if question is not None and detect_lang(question) == lang:
         asked = set(tokenize(question, stopwords=True))

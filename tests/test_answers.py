@@ -237,6 +237,9 @@ def test_lead_rules():
                                                 "这些安排的内容出现了新变化。", "zh", "x", q)
     assert lead_problems("白皮书认为双边或诸边自由贸易协定最能推动贸易新规则的形成。更多协定写入了电子商务专章。",
                          "zh", "x", q) == []
+    # an abbreviation's full stop ends no sentence
+    q = "Which agency set the export rule?"
+    assert lead_problems("The U.S. Department of Commerce set it in 2019. It applies to chips.", "en", "x 2019", q) == []
     q = "这篇新闻综述认为，安全的跨境数据流动能给跨国企业带来哪些好处？"
     assert lead_problems("安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", "zh",
                          "安全的跨境数据流动能提高资源配置效率，降低生产和交易成本。", q) == []
