@@ -16,15 +16,16 @@ ABSTAIN_TEXT = {
 _NUM = re.compile(r"(?<![A-Za-z])(?<![A-Za-z]-)\d+(?:[.,]\d+)*(?![A-Z])")
 
 
+def _plain(digits: str) -> str:
+    """A figure's digits compared as written: "6,814" -> "6814", "9.0" -> "9"."""
+    d = digits.replace(",", "")
+    return d.rstrip("0").rstrip(".") if "." in d else d
+
+
 def numbers(text: str) -> set[str]:
     """Figures in a text, normalised ("6,814" -> "6814"); single digits are too common to check,
     and digits that belong to a name (G20, 5G) are not figures."""
-    out = set()
-    for m in _NUM.findall(text):
-        v = m.replace(",", "")
-        if len(v.replace(".", "")) >= 2:
-            out.add(v.rstrip("0").rstrip(".") if "." in v else v)
-    return out
+    return {_plain(m) for m in _NUM.findall(text) if len(m.replace(",", "").replace(".", "")) >= 2}
 
 
 # a magnitude word after a figure: 70万 = 700,000, 2570亿 = 257 billion, 8.98万亿 = 8.98 trillion
@@ -32,11 +33,9 @@ _SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "thousand": 1e3, "million": 1e
 _VALUE = re.compile(r"(?<![A-Za-z])(?<![A-Za-z]-)(\d+(?:[.,]\d+)*)(?![A-Z])\s*(万亿|亿|万|(?i:thousand|million|billion|trillion))?")
 
 
-def figure_values(text: str) -> list[tuple[str, float]]:
-    """Each figure of a text as written ("70万", "700,000") and its value with its magnitude word
-    (700000.0 for both), so that a translation that writes a Chinese figure the English way, or
-    the other way round, still holds the source's figure. Single digits without a magnitude word
-    are not figures (see `numbers`)."""
+def _figures(text: str) -> list[tuple[str, str, bool, float]]:
+    """Each figure of a text: as written, its digits (`_plain`), whether a magnitude word follows
+    them, and its value with that word."""
     out = []
     for m in _VALUE.finditer(text):
         digits, scale = m.group(1).replace(",", ""), m.group(2)
@@ -46,14 +45,16 @@ def figure_values(text: str) -> list[tuple[str, float]]:
             value = float(digits) * (_SCALE[scale.lower()] if scale else 1.0)
         except ValueError:  # "1.2.3": a section number, not a figure
             continue
-        out.append((m.group(0).strip(), value))
+        out.append((m.group(0).strip(), _plain(digits), bool(scale), value))
     return out
 
 
-def _digits(shown: str) -> str:
-    """A figure's digits as `numbers` normalises them ("6,814" -> "6814", "9.0" -> "9")."""
-    d = re.match(r"[\d.,]+", shown).group(0).replace(",", "")
-    return d.rstrip("0").rstrip(".") if "." in d else d
+def figure_values(text: str) -> list[tuple[str, float]]:
+    """Each figure of a text as written ("70万", "700,000") and its value with its magnitude word
+    (700000.0 for both), so that a translation that writes a Chinese figure the English way, or
+    the other way round, still holds the source's figure. Single digits without a magnitude word
+    are not figures (see `numbers`)."""
+    return [(shown, value) for shown, _, _, value in _figures(text)]
 
 
 def figures_not_in(text: str, source: str) -> list[str]:
@@ -61,15 +62,11 @@ def figures_not_in(text: str, source: str) -> list[str]:
     source writes without a magnitude word (a table's 40.7 under "（亿美元）" is 40.7亿 and $4.07
     billion), nor its value with its magnitude word (`figure_values`: 70万 = 700,000). So
     "2570 billion" for 2570亿 and "70 million" for 70万 are figures the source does not hold."""
-    held = figure_values(source)
-    bare = {_digits(shown) for shown, _ in held if not _MAGNITUDE.search(shown)}
-    values = [v for _, v in held]
-    out = []
-    for shown, value in figure_values(text):
-        if _digits(shown) in bare or any(abs(value - v) <= 1e-9 * max(abs(v), 1.0) for v in values):
-            continue
-        out.append(shown)
-    return out
+    held = _figures(source)
+    bare = {digits for _, digits, scaled, _ in held if not scaled}
+    values = [v for _, _, _, v in held]
+    return [shown for shown, digits, _, value in _figures(text)
+            if digits not in bare and not any(abs(value - v) <= 1e-9 * max(abs(v), 1.0) for v in values)]
 
 
 # an integer of four digits or more standing alone (not in 1,234 or 3.1416 or a name); a year is
@@ -82,7 +79,6 @@ def _grouped(m: re.Match) -> str:
     return m.group(1) if len(m.group(1)) == 4 and 1900 <= v <= 2099 else f"{v:,}"
 
 
-_MAGNITUDE = re.compile(r"万|亿|(?i:illion|thousand)")
 _ZH_MAGNITUDE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万亿|亿|万)")
 _EN_MAGNITUDE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s*((?i:trillion|billion|million))\b")
 

@@ -188,7 +188,7 @@ class Composer:
                 yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
                 return
             flags.append("translation-replaced-by-lead: " + ",".join(problems))
-        given = source if picks[0].lang == lang else restate_figures(source, lang)  # what the model reads
+        given = _as_read(source, picks[0].lang, lang)
         raw = yield from self._stream(lead_messages(question, lang, given))
         if is_not_found(raw):
             found = self._overrule(question, lang, picks, evidence, strong, flags)
@@ -196,7 +196,7 @@ class Composer:
                 yield found
                 return
             picks, source, raw = [found[0]], found[0].text, found[1]
-            given = source if picks[0].lang == lang else restate_figures(source, lang)
+            given = _as_read(source, picks[0].lang, lang)
         lead, problems = self._checked(clean_lead(raw), lang, source, question)
         if problems:
             flags.append("lead-retried: " + ",".join(problems))
@@ -266,6 +266,12 @@ class Composer:
         else:
             body = f"{'The summary of ' + which if summary else which} is titled \"{name}\" [1]."
         return body, outline.title
+
+
+def _as_read(source: str, source_lang: str, lang: str) -> str:
+    """The sentences as the model reads them for a lead in `lang`: from the other language, with
+    their figures written the target's way (`restate_figures`)."""
+    return source if source_lang == lang else restate_figures(source, lang)
 
 
 def _chapter_label(heading: str | None, lang: str) -> str:
