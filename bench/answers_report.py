@@ -135,25 +135,18 @@ def section(data: dict) -> list[str]:
 
 def update_report(data: dict, report: Path = BENCH / "REPORT.md") -> None:
     """Write the section into REPORT.md between its markers (appended the first time)."""
-    write_section(section(data), report, (BEGIN, END))
-
-
-def write_section(lines: list[str], report: Path = BENCH / "REPORT.md", markers: tuple[str, str] = (BEGIN, END)) -> None:
-    """`lines` into REPORT.md between `markers` (appended the first time)."""
-    begin, end = markers
-    block = "\n".join([begin, *lines, end])
+    block = "\n".join([BEGIN, *section(data), END])
     text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     report.write_text(text, encoding="utf-8")
 
 
-def kept_section(report: Path = BENCH / "REPORT.md", markers: tuple[str, str] = (BEGIN, END)) -> str:
-    """A section as REPORT.md has it now (for bench.report, which re-renders everything else)."""
-    begin, end = markers
+def kept_section(report: Path = BENCH / "REPORT.md") -> str:
+    """The section as REPORT.md has it now (for bench.report, which re-renders everything else)."""
     text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if begin in text and end in text:
-        return text[text.index(begin): text.index(end) + len(end)]
+    if BEGIN in text and END in text:
+        return text[text.index(BEGIN): text.index(END) + len(END)]
     return ""

@@ -367,12 +367,10 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
             w("")
         w("")
     notes(w, qd, qe, cold, e2e)
-    from .ablate import MARKERS
-    from .answers_report import BEGIN, END, kept_section
+    from .answers_report import kept_section
 
-    # written by bench.answers and bench.ablate, kept as they are
-    kept = [k for k in (kept_section(out_md, m) for m in ((BEGIN, END), MARKERS)) if k]
-    out_md.write_text("\n".join(L) + "\n" + "".join(f"\n{k}\n" for k in kept), encoding="utf-8")
+    answers = kept_section(out_md) if out_md.exists() else ""  # written by bench.answers, kept as it is
+    out_md.write_text("\n".join(L) + "\n" + (f"\n{answers}\n" if answers else ""), encoding="utf-8")
     plots(results, q, gr)
     return out_md
 

@@ -1,17 +1,18 @@
 """The answer chain as LCEL with typed steps: Ask -> Retrieved -> Grounded -> events.
 
-    retrieve (WpqaRetriever)  ->  ground (windows, abstention, structure)  ->  answer (events)
+    retrieve (WpqaRetriever)  ->  ground (evidence, abstention, structure)  ->  answer (events)
 
 The last step is a generator: `chain.stream(Ask(...))` yields `Sources` as soon as the checked
-source quotes are known, then `Draft` pieces of the body as the model writes them, then one
+source quotes are known, then `Draft` pieces of the lead as the model writes them, then one
 `Answered` with the checked record. `QAPipeline.ask` consumes the same stream.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .evidence import Evidence
+from .lead import Pick
 from .retrieve import Hit
-from .select import Window
 from .structure import Outline
 
 
@@ -35,14 +36,14 @@ class Retrieved:
 @dataclass
 class Grounded:
     retrieved: Retrieved
-    windows: list[Window]  # the selector's candidate windows, best first (empty for a structure answer)
+    evidence: list[Evidence]
+    picks: list[Pick]  # the sentences the answer rests on (empty for a structure answer)
     outline: Outline | None  # set for a structure question answered from the heading tree
     abstain: bool
-    best_score: float  # the best hit's fused retrieval score
+    best_score: float
     timings: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     outline_title: bool = False  # the question asks for the outline's title (not its parts)
-    decision: dict = field(default_factory=dict)  # the abstention signals and p(answerable)
 
 
 # ---------------------------------------------------------------- stream events
@@ -52,13 +53,13 @@ class Grounded:
 class Sources:
     """The checked quotes the answer will rest on, known before generation starts."""
 
-    quotes: list[dict]  # citation dicts (n, doc, section, page, chunk_id, quote) of the windows shown
+    quotes: list[dict]  # citation dicts (n, doc, section, page, chunk_id, quote)
     lang: str
 
 
 @dataclass
 class Draft:
-    """A piece of the body as the model writes it (shown, then replaced by the checked answer)."""
+    """A piece of the lead as the model writes it (shown, then replaced by the checked answer)."""
 
     text: str
 

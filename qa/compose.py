@@ -1,14 +1,12 @@
-"""Answer strategies: each turns the selector's windows (or a heading outline) into a body.
+"""Writing the answer body over the picked sentences, or a structure answer from the heading
+tree, or (no model) the picked sentences themselves.
 
-- `ModelAnswer` (a model is configured): the model sees the first few windows, numbered, and
-  replies with the number of the one that answers and a short answer in the question's
-  language, or 0. The abstention decision (`qa.decide`) weighs that reply with retrieval and
-  selector scores; the model chooses, it does not veto. The body is checked (`qa.checks`); a
-  body that fails is written once more from the chosen window with a note of what was wrong,
-  and if that fails too the answer says so in one line and shows the quote once.
-- `ExtractiveAnswer` (no model): the best window's anchor sentence, or a label when it is in
-  the other language.
-- `StructureAnswer`: a chapter's parts or title from the heading tree.
+With a model: sentences in the question's language are the body, once the model confirms they
+answer ("sentences"); sentences in the other language are translated by the model and the
+translation is the body ("translate": answer in the evidence's language, then translate). A
+table, a translation that fails its checks, or the "lead" setting go to a lead the model writes
+from the sentences, checked and retried once. The body is always in the question's language: a
+sentence in the other language is never pasted into it; it is quoted under the answer.
 """
 from __future__ import annotations
 
@@ -16,30 +14,27 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from ingest.chunking import has_table_block
+
 from . import defaults as D
 from .answer import is_not_found, restate_figures
 from .chain import Draft
-from .checks import Problem, body_problems, clean_body, repair_mixed
-from .decide import AbstentionModel, Signals
-from .prompts import NONE, answer_messages, choose_messages, term_messages
-from .select import Window
+from .evidence import Evidence
+from .lead import (Pick, alternative_picks, clean_lead, lead_messages, lead_problems, repair_mixed, retry_messages,
+                   term_messages, translation_messages)
+from .sentences import join_sentences
 from .structure import Outline
 
 QUOTE_LABEL = {"en": "The source answers this in Chinese (see the quote)",
                "zh": "资料以英文回答了这个问题（见引文）"}
-UNCHECKED = {"en": "No short answer passed the checks; the source's own words are quoted below",
-             "zh": "未能写出通过核对的简短回答，资料原文见下方引文"}
 
 
 @dataclass
-class Outcome:
+class LeadOutcome:
     body: str
-    window: Window | None  # the window the body rests on (quoted under it)
-    n: int = 1  # its number among the windows shown (the body's citation marker)
+    picks: list[Pick]
     abstain: bool = False
     flags: list[str] = field(default_factory=list)
-    p_answerable: float | None = None
-    said_none: bool = False
 
 
 def with_marker(text: str, n: int) -> str:
@@ -53,136 +48,193 @@ def with_marker(text: str, n: int) -> str:
     return text[: m.start()] + mark + text[m.start():] if m else text + mark
 
 
-def as_read(window: Window, lang: str) -> str:
-    """A window as the model reads it for an answer in `lang`: from the other language, with its
-    figures written the target's way (the model copies figures well and converts them badly)."""
-    return window.text if window.lang == lang else restate_figures(window.text, lang)
+def asked_in(question: str, lang: str, translation: str | None, source_lang: str) -> tuple[str, str]:
+    """The question and the language of the prompt that asks whether a source in `source_lang`
+    answers it. In one language, that language. Across languages, English: asked in Chinese
+    whether an English sentence answers a Chinese question, the bundled model said no to a plain
+    answer (d023), and asked in Chinese about a Chinese source with the translated question, it
+    said no to a third of the English questions on the Chinese paper it had confirmed in English
+    (eval/questions.jsonl). The question goes in English too, when its translation is a question:
+    the model translates a question into a statement at times ("This news summary suggests that
+    secure cross-border data flows can bring benefits to …"), and no source answers a statement."""
+    if source_lang == lang or lang == "en":
+        return question, lang
+    if translation and translation.rstrip().endswith(("?", "？")):
+        return translation, "en"
+    return question, "en"
 
 
-_CHOICE = re.compile(r"^\s*(?:passage\s*|段落\s*)?(?:\[(\d{1,2})\]\s*[:：.、]?|(\d{1,2})\s*(?:[:：.、)）]|$))", re.I)
+CHECK_TOKENS = 4  # enough to see NOT_FOUND (2 tokens; "**NOT_FOUND" 3) or the start of an answer
+TRANSLATE_TOKENS = 320  # a whole pick translated (210 Chinese characters come to about 150 English tokens)
 
 
-def parse_choice(raw: str, shown: int) -> tuple[int | None, str]:
-    """The model's reply "2: answer" as (1-based choice or None, the answer text). "0", NOT_FOUND,
-    a number out of range, or no number at all (a reply that forgot it) are told apart: no number
-    means the first window with the reply as its answer."""
-    head = raw.strip().strip("`*_ ")
-    if is_not_found(head) or re.fullmatch(r"0\s*[.。]?|none\.?|无", head, re.I):
-        return None, ""
-    m = _CHOICE.match(head)
-    if not m:
-        return 1, head
-    k = int(m.group(1) or m.group(2))
-    text = head[m.end():].strip()
-    if k == 0 or k > shown:
-        return None, text
-    return k, text
-
-
-class ModelAnswer:
-    name = "model"
-
-    def __init__(self, llm, decide: AbstentionModel, choices: int = D.CHOICES, max_tokens: int = D.MAX_TOKENS):
+class Composer:
+    def __init__(self, llm, max_tokens: int = D.MAX_TOKENS, translate=None, cross_lingual: str = D.CROSS_LINGUAL,
+                 same_language: str = D.SAME_LANGUAGE):
         self.llm = llm
-        self.decide = decide
-        self.choices = choices
         self.max_tokens = max_tokens
+        self.translate = translate  # (text, target_lang) -> text | None
+        # "lead": the model writes the lead from the other-language sentences; "translate": the
+        # picked sentences are translated and stand as the body (answer in the evidence's
+        # language, then translate it)
+        self.cross_lingual = cross_lingual
+        # "lead": the model writes a lead over sentences in the question's language too;
+        # "sentences": those sentences are the body, the model only confirms they answer
+        self.same_language = same_language
 
-    def _generate(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    # ---------------------------------------------------------------- lead over picked sentences
+    def _generate(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
         from llm.stream import stream_text
 
-        yield from stream_text(self.llm, messages, max_tokens=max_tokens, temperature=0.0)
+        yield from stream_text(self.llm, messages, max_tokens=max_tokens or self.max_tokens, temperature=0.0)
 
-    def _choose(self, question: str, lang: str, shown: list[Window]) -> Iterator[Draft]:
-        """Streams the answer part of the model's reply as Drafts; returns (choice, text)."""
-        raw, started = "", False
-        for piece in self._generate(choose_messages(question, lang, [as_read(w, lang) for w in shown]),
-                                    self.max_tokens):
-            raw += piece
-            if started:
-                yield Draft(piece)
-            elif re.search(r"[:：]", raw) or len(raw) > 6:
-                started = True
-                _, text = parse_choice(raw, len(shown))
-                if text:
-                    yield Draft(text)
-        return parse_choice(raw, len(shown))
+    def _answers(self, question: str, lang: str, source: str, max_tokens: int | None = None) -> str | None:
+        """The model's lead over `source`, or None when it says the source does not answer."""
+        raw = "".join(self._generate(lead_messages(question, lang, source), max_tokens))
+        return None if is_not_found(raw) else raw
 
-    def _write(self, question: str, lang: str, window: Window, problems: list[str] = ()) -> Iterator[Draft]:
-        parts = []
-        for piece in self._generate(answer_messages(question, lang, as_read(window, lang), problems), self.max_tokens):
+    def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+                 translation: str | None, as_body: bool) -> tuple[Pick, str] | None:
+        """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the whole pick
+        (when the model saw only its core), then the best pick of two other passages
+        (`alternative_picks`), each with a whole lead that must pass the checks. `as_body`: the
+        pick will be the body (translated when in the other language), so it is asked about as
+        the first check asks (`asked_in`); else the lead is written in the question's language."""
+        first = picks[0]
+        # the whole first pick when only its core was asked about, then the other passages
+        tries = [(first, first.text)] if first.asked != first.text else []
+        tries += [(alt, alt.asked) for alt in alternative_picks(question, translation, evidence, first)]
+        for alt, text in tries:
+            q, qlang = asked_in(question, lang, translation, alt.lang) if as_body else (question, lang)
+            # a whole lead, checked: the model "finds" an answer in almost any long passage (a
+            # cover page once), so a lead that restates the question or is no sentence does not
+            # count as one (one in mixed languages does, when the question was not translated)
+            raw = self._answers(q, qlang, text)
+            if raw is None:
+                continue
+            problems = lead_problems(clean_lead(raw), qlang, alt.text, q)
+            if q is question and qlang != lang:
+                problems = [p for p in problems if p != "mixed-language"]
+            if not problems:
+                return alt, raw
+        return None
+
+    def _checked(self, text: str, lang: str, source: str, question: str | None = None) -> tuple[str, list[str]]:
+        """`text` and what keeps it from standing (`lead_problems`); an English text with
+        Chinese words left in it has them translated one by one first (cheaper and surer than
+        asking for the whole text again)."""
+        problems = lead_problems(text, lang, source, question)
+        if "mixed-language" in problems and lang == "en":
+            fixed = repair_mixed(text, lambda term: "".join(self._generate(term_messages(term), 16)))
+            if fixed is not None:
+                text, problems = fixed, lead_problems(fixed, lang, source, question)
+        return text, problems
+
+    def _stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[Draft]:
+        """Yields the model's pieces as Drafts; returns the whole text."""
+        parts: list[str] = []
+        for piece in self._generate(messages, max_tokens):
             parts.append(piece)
             yield Draft(piece)
         return "".join(parts)
 
-    def _checked(self, body: str, lang: str, window: Window, question: str) -> tuple[str, list[Problem]]:
-        """The body and what keeps it from standing; an English body with Chinese words left in it
-        has them translated one by one first (cheaper and surer than writing it again)."""
-        source = as_read(window, lang)
-        problems = body_problems(body, lang, source, question)
-        if Problem.MIXED_LANGUAGE in problems and lang == "en":
-            fixed = repair_mixed(body, lambda term: "".join(self._generate(term_messages(term), 16)))
-            if fixed is not None:
-                body, problems = fixed, body_problems(fixed, lang, source, question)
-        return body, problems
+    def _overrule(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence], strong: bool,
+                  flags: list[str], translation: str | None = None,
+                  as_body: bool = False) -> tuple[Pick, str] | LeadOutcome:
+        """A NOT_FOUND: the pick and lead a recheck found (strong retrieval only), else the
+        abstention."""
+        found = self._recheck(question, lang, picks, evidence, translation, as_body) if strong else None
+        if found is None:
+            return LeadOutcome("", [], abstain=True,
+                               flags=["model-found-no-answer"] + (["rechecked-other-passages"] if strong else []))
+        flags.append("not-found-overruled")
+        return found
 
-    def answer(self, question: str, lang: str, windows: list[Window], retrieval: float) -> Iterator[Draft | Outcome]:
-        shown = windows[: self.choices]
+    def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+             strong: bool, translation: str | None = None) -> Iterator[Draft | LeadOutcome]:
+        """The answer body over `picks` (Drafts as the model writes, then one LeadOutcome).
+        `translation`: the question in the other language, for sentences in that language (the
+        model reads one language at a time)."""
         flags: list[str] = []
-        k, text = yield from self._choose(question, lang, shown)
-        signals = Signals(retrieval, shown[0].score, said_none=k is None)
-        p = self.decide.p_answerable(signals)
-        if p < 0.5:
-            yield Outcome("", None, abstain=True, flags=["model-chose-none"], p_answerable=p, said_none=k is None)
+        if self.llm is None:
+            yield self._extractive(lang, picks, flags)
             return
-        if k is None:  # retrieval and selector outweigh the model's "none": the best window answers
-            flags.append("none-outweighed")
-            n, window = 1, shown[0]
-            text = yield from self._write(question, lang, window)
-        else:
-            n, window = k, shown[k - 1]
-            flags.append(f"chose-{k}-of-{len(shown)}")
-        body, problems = self._checked(clean_body(text), lang, window, question)
+        source = join_sentences([p.text for p in picks])
+        same = picks[0].lang == lang
+        # a table is no answer sentence: the model reads its row and writes one (the lead path)
+        tabular = any(has_table_block(p.text) for p in picks)
+        if not tabular and ((same and self.same_language == "sentences")
+                            or (not same and self.cross_lingual == "translate")):
+            # the picked sentences are the answer (translated when they are in the other
+            # language); the model only confirms that they answer
+            if self._answers(*asked_in(question, lang, translation, picks[0].lang), picks[0].asked,
+                             CHECK_TOKENS) is None:
+                found = self._overrule(question, lang, picks, evidence, strong, flags, translation, True)
+                if isinstance(found, LeadOutcome):
+                    yield found
+                    return
+                picks, source = [found[0]], found[0].text
+            if picks[0].lang == lang:
+                flags.append("answer-is-the-source")
+                yield self._extractive(lang, picks, flags)
+                return
+            # answer in the evidence's language (the sentences), then translate that answer (its
+            # figures written the target's way first: the model copies figures, it misconverts them)
+            moved = clean_lead((yield from self._stream(translation_messages(restate_figures(source, lang), lang),
+                                                        TRANSLATE_TOKENS)))
+            moved, problems = self._checked(moved, lang, source)
+            if not problems:
+                flags.append("answer-is-the-source-translated")
+                yield LeadOutcome(with_marker(moved, picks[0].n), picks, flags=flags)
+                return
+            flags.append("translation-replaced-by-lead: " + ",".join(problems))
+        given = _as_read(source, picks[0].lang, lang)
+        raw = yield from self._stream(lead_messages(question, lang, given))
+        if is_not_found(raw):
+            found = self._overrule(question, lang, picks, evidence, strong, flags)
+            if isinstance(found, LeadOutcome):
+                yield found
+                return
+            picks, source, raw = [found[0]], found[0].text, found[1]
+            given = _as_read(source, picks[0].lang, lang)
+        lead, problems = self._checked(clean_lead(raw), lang, source, question)
         if problems:
-            flags.append("rewritten: " + ",".join(map(str, problems)))
-            text = yield from self._write(question, lang, window, [str(x) for x in problems])
-            body, problems = self._checked(clean_body(text), lang, window, question)
+            flags.append("lead-retried: " + ",".join(problems))
+            lead = clean_lead("".join(self._generate(retry_messages(question, lang, given, problems))))
+            lead, problems = self._checked(lead, lang, source, question)
         if problems:
-            flags.append("unchecked: " + ",".join(map(str, problems)))
-            yield Outcome(with_marker(UNCHECKED[lang] + ("." if lang == "en" else "。"), n), window, n, flags=flags,
-                          p_answerable=p, said_none=k is None)
+            flags.append("lead-replaced: " + ",".join(problems))
+            yield self._fallback(lang, picks, flags)
             return
-        yield Outcome(with_marker(body, n), window, n, flags=flags, p_answerable=p, said_none=k is None)
+        yield LeadOutcome(with_marker(lead, picks[0].n), picks, flags=flags)
 
+    def _fallback(self, lang: str, picks: list[Pick], flags: list[str]) -> LeadOutcome:
+        """The picked sentence as the body (translated when it is in the other language)."""
+        p = picks[0]
+        if p.lang != lang and self.translate is not None:
+            moved = self.translate(p.text, lang)
+            if moved and not lead_problems(moved, lang, p.text):
+                flags.append("translated-source")
+                return LeadOutcome(with_marker(moved, p.n), picks, flags=flags)
+        return self._extractive(lang, picks, flags)
 
-class ExtractiveAnswer:
-    """No model: the best window's anchor sentence is the body (the window is quoted under it)."""
+    @staticmethod
+    def _extractive(lang: str, picks: list[Pick], flags: list[str]) -> LeadOutcome:
+        p = picks[0]
+        if p.lang == lang:
+            return LeadOutcome(with_marker(p.text, p.n), picks, flags=flags)
+        flags.append("quoted-other-language")
+        return LeadOutcome(with_marker(QUOTE_LABEL[lang] + ("." if lang == "en" else "。"), p.n), picks, flags=flags)
 
-    name = "extractive"
-
-    def answer(self, question: str, lang: str, windows: list[Window], retrieval: float) -> Iterator[Outcome]:
-        w = windows[0]
-        if w.lang == lang:
-            yield Outcome(with_marker(w.anchor, 1), w)
-        else:
-            yield Outcome(with_marker(QUOTE_LABEL[lang] + ("." if lang == "en" else "。"), 1), w,
-                          flags=["quoted-other-language"])
-
-
-class StructureAnswer:
-    """A chapter's parts or title from the heading tree, in the question's language."""
-
-    def __init__(self, translate=None):
-        self.translate = translate  # (text, target_lang) -> text | None
-
-    def parts(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
-        """A chapter's parts, and the quote (the subsection titles as printed)."""
+    # ---------------------------------------------------------------- structure
+    def structure(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
+        """A chapter's parts from the heading tree, in the question's language; and the quote
+        (the chapter's subsection titles as printed)."""
         children = outline.children
-        sep = "; " if outline.lang == "en" else "；"
-        quote = sep.join(children)
+        quote = "; ".join(children) if outline.lang == "en" else "；".join(children)
         moved = None
         if outline.lang != lang and self.translate is not None:
-            out = self.translate(quote, lang)
+            out = self.translate("; ".join(children) if outline.lang == "en" else "；".join(children), lang)
             items = [x.strip(" 。.") for x in re.split(r"[;；]", out or "") if x.strip(" 。.")]
             moved = items if len(items) == len(children) else None
         if moved is not None:
@@ -199,22 +251,27 @@ class StructureAnswer:
         return body, quote
 
     def title(self, question: str, lang: str, outline: Outline) -> tuple[str, str]:
-        """A chapter's (or its summary's) title, and the quote (the heading as printed)."""
-        from .checks import body_problems
-
+        """A chapter's (or its summary's) title from the heading tree, in the question's
+        language; and the quote (the heading as printed)."""
         summary = len(outline.path) > 1
         name = _strip_number(outline.title)
         if summary:  # "小结：双诸边治理重塑…": the answer says it is the summary
             name = re.sub(r"^(?:小结|总结|summary|conclusion)\s*[:：]\s*", "", name, flags=re.I) or name
         if outline.lang != lang and self.translate is not None:
             moved = (self.translate(name, lang) or "").strip().strip(" 。.\"“”《》")
-            name = moved if moved and not body_problems(moved, lang, name) else name
+            name = moved if moved and not lead_problems(moved, lang, name) else name
         which = _chapter_label(outline.path[0], lang)
         if lang == "zh":
             body = f"{which}{'的小结' if summary else ''}题为“{name}”[1]。"
         else:
             body = f"{'The summary of ' + which if summary else which} is titled \"{name}\" [1]."
         return body, outline.title
+
+
+def _as_read(source: str, source_lang: str, lang: str) -> str:
+    """The sentences as the model reads them for a lead in `lang`: from the other language, with
+    their figures written the target's way (`restate_figures`)."""
+    return source if source_lang == lang else restate_figures(source, lang)
 
 
 def _chapter_label(heading: str | None, lang: str) -> str:
@@ -235,6 +292,3 @@ def _strip_number(title: str) -> str:
 
 def _zh_count(n: int) -> str:
     return "一两三四五六七八九十"[n - 1] + "个" if 0 < n <= 10 else f"{n}个"
-
-
-__all__ = ["ExtractiveAnswer", "ModelAnswer", "NONE", "Outcome", "StructureAnswer", "with_marker"]

@@ -2,18 +2,17 @@
 
     chain = retrieve | ground | answer          (RunnableLambdas over typed dataclasses)
 
-`retrieve` goes through `WpqaRetriever` (a LangChain retriever); `ground` runs the sentence
-selector over the hits, abstains on a quoted title the corpus does not hold or on retrieval too
-weak for any answer, and answers structure questions from the heading tree; `answer` is a
-generator: the quoted windows first, then the body as the model writes it, then the checked
-record. `QAPipeline.ask` returns the batch record; `QAPipeline.stream` yields the chain's events
-for the CLI and the chat.
+`retrieve` goes through `WpqaRetriever` (a LangChain retriever); `ground` picks the evidence,
+decides abstention (weak retrieval, a quoted title the corpus does not hold) and answers
+structure questions from the heading tree; `answer` is a generator: the checked source quotes
+first, then the lead as the model writes it, then the checked record. `QAPipeline.ask` returns
+the batch record; `QAPipeline.stream` yields the chain's events for the CLI and the chat.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from langchain_core.runnables import RunnableLambda
@@ -24,11 +23,10 @@ from ingest.text import detect_lang
 from . import defaults as D
 from .answer import ABSTAIN_TEXT, generate, restate_figures
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
-from .compose import ExtractiveAnswer, ModelAnswer, Outcome, StructureAnswer
-from .decide import AbstentionModel, Signals
-from .prompts import translation_messages
+from .compose import Composer
+from .evidence import Evidence, quote_page, select_evidence
+from .lead import Pick, pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
-from .select import SelectorConfig, SentenceSelector, IdfOverlap, Window, idf_tables
 from .structure import find_outline, parse as parse_structure, wants_parts, wants_title
 from .titles import TitleIndex
 from .sentences import flat, quote_line
@@ -39,10 +37,15 @@ LANG_LABEL = {"zh": "Chinese", "en": "English"}
 @dataclass
 class AnswerConfig:
     top_k: int = D.TOP_K
+    max_evidence: int = D.MAX_EVIDENCE
+    evidence_chars: int = D.EVIDENCE_CHARS
+    abstain_threshold: float = D.ABSTAIN_THRESHOLD
     max_tokens: int = D.MAX_TOKENS
-    choices: int = D.CHOICES  # windows the model chooses from
-    select: SelectorConfig = field(default_factory=SelectorConfig)
-    abstain: AbstentionModel = field(default_factory=AbstentionModel)
+    strong_margin: float = 1.0  # a NOT_FOUND above abstain_threshold + this is asked again
+    dense_pick: bool = False  # the answer sentence is chosen with e5 similarity besides shared words
+    pick_rank_weight: float = 0.2  # a lower-ranked chunk's sentences lose this much per rank
+    same_language: str = D.SAME_LANGUAGE  # see qa.compose.Composer
+    cross_lingual: str = D.CROSS_LINGUAL
 
 
 # One worked example per direction keeps a small model translating instead of answering.
@@ -112,10 +115,8 @@ class QAPipeline:
         self.retriever = WpqaRetriever(searcher=searcher, k=self.cfg.top_k)
         self._titles: TitleIndex | None = None
         self._headings: dict[str, list[str]] | None = None
-        self.selector = SentenceSelector(embeddings, IdfOverlap(idf_tables(searcher.gen.lexical)), self.cfg.select)
-        self.structure = StructureAnswer(PassageTranslator(llm) if llm is not None else None)
-        self.strategy = (ModelAnswer(llm, self.cfg.abstain, self.cfg.choices, self.cfg.max_tokens)
-                         if llm is not None else ExtractiveAnswer())
+        self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None,
+                                 cross_lingual=self.cfg.cross_lingual, same_language=self.cfg.same_language)
         self.chain = (RunnableLambda(self._retrieve, name="retrieve")
                       | RunnableLambda(self._ground, name="ground")
                       | RunnableLambda(self._answer, name="answer"))
@@ -151,24 +152,21 @@ class QAPipeline:
             r.flags.append("translation-failed")
         return r
 
-    def retrieval_signal(self, best: float, lang: str) -> float:
-        """The best hit's fused score as the abstention model reads it. z-scores cannot grow past
-        sqrt(n-1) in a language partition of n chunks, so in a tiny corpus (under ~35 chunks) the
-        score is scaled up to the range the weights were fitted on."""
+    def _threshold(self, lang: str) -> float:
+        # z-scores cannot grow past sqrt(n-1) in a partition of n chunks, so a tiny corpus gets a
+        # proportionally lower bar (the configured one holds from ~35 chunks up)
         n = max(len(self.searcher.lang_rows.get(lang, [])), 2)
-        return best * max(1.0, 2.0 / (0.35 * math.sqrt(n - 1)))
-
-    def select(self, r: Retrieved, hits: list[Hit] | None = None) -> list[Window]:
-        return self.selector.select(r.ask.question, r.lang, r.translation, hits if hits is not None else r.hits,
-                                    self.headings, self.searcher.gen.chunks)
+        return min(self.cfg.abstain_threshold, 0.35 * math.sqrt(n - 1))
 
     def _ground(self, r: Retrieved) -> Grounded:
         t = time.perf_counter()
         q = r.ask.question
         hits = r.hits[: self.cfg.top_k]
+        evidence = select_evidence(hits, q, r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
+                                    self.headings, self.searcher.gen.chunks)
         best = r.hits[0].score if r.hits else float("-inf")
-        g = Grounded(r, [], None, False, best, flags=list(r.flags))
-        if not r.hits:
+        g = Grounded(r, evidence, [], None, False, best, flags=list(r.flags))
+        if not r.hits or best < self._threshold(r.lang):
             g.abstain = True
             g.flags.append("weak-evidence")
         missing = self.titles.missing(q, r.translation) if not g.abstain else []
@@ -186,20 +184,16 @@ class QAPipeline:
                 g.flags.append("structure-answer")
             elif outline is not None:  # a fact inside the named section: its own chunk comes first
                 hit = self._hit_for(outline.chunk, hits)
-                hits = [hit] + [h for h in hits if h.chunk.id != hit.chunk.id]
+                g.evidence = select_evidence([hit] + [h for h in hits if h.chunk.id != hit.chunk.id], q,
+                                             r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
+                                             self.headings, self.searcher.gen.chunks)
                 g.flags.append("structure-section")
         if not g.abstain and g.outline is None:
-            g.windows = self.select(r, hits)
-            if not g.windows:
+            g.picks = pick_sentences(q, r.translation, g.evidence, embeddings=self.emb if self.cfg.dense_pick else None,
+                                     rank_weight=self.cfg.pick_rank_weight)
+            if not g.picks:
                 g.abstain = True
                 g.flags.append("no-answer-sentence")
-            else:
-                # retrieval too weak for any answer, even if the model were to choose a window
-                yes = Signals(self.retrieval_signal(best, r.lang), g.windows[0].score)
-                g.decision = {"retrieval": round(yes.retrieval, 3), "selector": round(yes.selector, 4)}
-                if not self.cfg.abstain.answers(yes):
-                    g.abstain = True
-                    g.flags.append("weak-evidence")
         g.timings["ground"] = (time.perf_counter() - t) * 1000
         return g
 
@@ -218,29 +212,29 @@ class QAPipeline:
             yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
             return
         if g.outline is not None:
-            structure = self.structure.title if g.outline_title else self.structure.parts
+            structure = self.composer.title if g.outline_title else self.composer.structure
             body, cite = structure(g.retrieved.ask.question, lang, g.outline)
             quote = {"n": 1, "doc": g.outline.doc, "section": " > ".join(g.outline.path),
                      "page": g.outline.chunk.page, "chunk_id": g.outline.chunk.id, "quote": cite}
             yield Sources([quote], lang)
             yield Answered(self._record(g, body, [quote], False, t))
             return
-        shown = g.windows[: self.cfg.choices] if self.llm is not None else g.windows[:1]
-        yield Sources([citation(w, i) for i, w in enumerate(shown, 1)], lang)
-        outcome: Outcome | None = None
-        signal = self.retrieval_signal(g.best_score, lang)
-        for ev in self.strategy.answer(g.retrieved.ask.question, lang, g.windows, signal):
+        yield Sources([_citation(g.evidence, p) for p in g.picks], lang)
+        outcome = None
+        strong = g.best_score >= self._threshold(lang) + self.cfg.strong_margin
+        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, strong,
+                                     g.retrieved.translation):
             if isinstance(ev, Draft):
                 yield ev
             else:
                 outcome = ev
         g.flags.extend(outcome.flags)
-        if outcome.p_answerable is not None:
-            g.decision.update(said_none=outcome.said_none, p_answerable=round(outcome.p_answerable, 3))
         if outcome.abstain:
             yield Answered(self._record(g, ABSTAIN_TEXT[lang], [], True, t))
             return
-        yield Answered(self._record(g, outcome.body, [citation(outcome.window, outcome.n)], False, t))
+        cites = [_citation(g.evidence, p) for p in outcome.picks]
+        yield Answered(self._record(g, outcome.body, cites, False, t))
+
     # ---------------------------------------------------------------- record
     def _record(self, g: Grounded, body: str, cites: list[dict], abstained: bool, t_answer: float) -> dict:
         r = g.retrieved
@@ -262,7 +256,6 @@ class QAPipeline:
             "translation": r.translation,
             "backend": self.backend_name,
             "flags": g.flags,
-            "decision": g.decision,
         }
 
     # ---------------------------------------------------------------- entry points
@@ -285,8 +278,12 @@ class QAPipeline:
         return record
 
 
-def citation(w: Window, n: int) -> dict:
-    """The citation of a window: its chunk's document and section, the window as the quote, and
-    the page of its anchor sentence."""
-    c = w.hit.chunk
-    return {"n": n, "doc": c.doc, "section": c.section, "page": w.page, "chunk_id": c.id, "quote": flat(w.text)}
+def _citation(evidence: list[Evidence], pick: Pick) -> dict:
+    """The citation of a pick: its passage's document and section, the pick as the quote, and the
+    page of the pick's best-matching sentence (a pick may start with the sentence before it, on
+    the page before)."""
+    e = next(e for e in evidence if e.n == pick.n)
+    c = e.citation()
+    c["quote"] = flat(pick.text)
+    c["page"] = quote_page(e.hit.chunk, pick.anchor or pick.text, e.sentences)
+    return c

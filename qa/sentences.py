@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ingest.chunking import has_table_block, split_sentences
 from ingest.headings import classify, ends_sentence
 from ingest.model import Chunk
+from ingest.text import tokenize
 
 from .structure import strip_numbering
 
@@ -123,6 +124,15 @@ def quote_line(n: int, quote: str) -> str:
     quote (a document's own "[9]", or text written to pass for a citation) is shown in full-width
     brackets, so the only [n] markers an answer holds are wpqa's own."""
     return f"> [{n}] " + re.sub(r"\[(\d{1,3})\]", r"［\1］", flat(quote))
+
+
+def overlap(q_tokens: set[str], sentence: str) -> float:
+    """Share of the question's tokens the sentence holds, longer tokens weighing more."""
+    toks = set(tokenize(sentence, stopwords=True))
+    if not toks or not q_tokens:
+        return 0.0
+    shared = q_tokens & toks
+    return sum(min(len(t), 4) for t in shared) / (sum(min(len(t), 4) for t in q_tokens) + 1e-6)
 
 
 def join_sentences(sents: list[str]) -> str:

@@ -35,5 +35,5 @@ if [ "${1:-}" = "--install" ]; then
 fi
 wpqa index
 wpqa status
-wpqa ask "世界贸易组织在1998年的部长级会议上通过了什么宣言？"
-wpqa ask "Which report did China's National Internet Information Office release on April 27?"
+wpqa ask "世贸组织框架下关于电子商务的诸边谈判是何时正式启动的？"
+wpqa ask "What view on data-governance rules was put forward at ITU's Global Symposium for Regulators in 2020?"

@@ -56,10 +56,9 @@ OTHERS = {
     "orchard.md": "# Orchard levy\n\nApple growers in Vellmark pay a levy for irrigation canals.\n",
     "trams.md": "# Tram timetable\n\nThe Lindholm tram runs every twenty minutes on Sundays.\n",
 }
-# The abstention weights are fitted on the real corpus; a corpus of a few lines scores lower, and
-# tests on one need answers that go all the way through citation checking: retrieval alone
-# decides, and a best passage scoring 0.5 is enough.
-SMALL_CORPUS = "[answer]\nabstain_bias = -1.0\nabstain_w_retrieval = 2.0\nabstain_w_selector = 0.0\n"
+# The abstention threshold is calibrated on the real corpus; a corpus of a few lines scores lower,
+# and tests on one need answers that go all the way through citation checking.
+SMALL_CORPUS = "[answer]\nabstain_threshold = 0.5\n"
 
 
 class Reader:

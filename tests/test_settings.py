@@ -3,7 +3,6 @@ setting and the closest valid name, exit 1; relative paths resolve against the f
 config.toml documents the defaults the code uses."""
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -19,8 +18,7 @@ BAD = [  # (config text, the message after "error: FILE: ")
     ('[answer]\nmax_tokens = "big"\n', '[answer] max_tokens = "big": should be a whole number'),
     ("[retrieval]\ntop_k = 0\n", "[retrieval] top_k = 0: must be at least 1"),
     ("[paths]\ncorpus = 5\n", "[paths] corpus = 5: should be text in quotes"),
-    ("[answer]\nchoices = 0\n", "[answer] choices = 0: must be at least 1"),
-    ("[select]\nlexical_weight = -0.1\n", "[select] lexical_weight = -0.1: must be at least 0"),
+    ("[answer]\nabstain_threshold = -1.5\n", "[answer] abstain_threshold = -1.5: must be at least 0"),
     ('[answer]\nbackend = "llama"\n',
      '[answer] backend = "llama": must be one of "llama-cpp", "openai", "extractive" or "auto" (did you mean "llama-cpp"?)'),
     ('[index]\nvector_index = "hnws"\n', '[index] vector_index = "hnws": must be one of "flat", "hnsw" or "auto" '
@@ -82,11 +80,8 @@ def test_defaults_come_from_the_layer_that_uses_them():
     assert (d.chunking.max_tokens, d.chunking.overlap_sentences, d.chunking.min_tokens) == \
         (ChunkSettings().max_tokens, ChunkSettings().overlap_sentences, ChunkSettings().min_tokens)
     a = AnswerConfig()
-    assert (d.retrieval.top_k, d.answer.max_tokens, d.answer.choices) == (a.top_k, a.max_tokens, a.choices)
-    assert d.select.model_dump() == dataclasses.asdict(a.select)
-    assert (d.answer.abstain_bias, d.answer.abstain_w_retrieval, d.answer.abstain_w_selector, d.answer.abstain_w_none,
-            d.answer.model_choice) == (a.abstain.bias, a.abstain.w_retrieval, a.abstain.w_selector, a.abstain.w_none,
-                                       a.abstain.use_model_choice)
+    assert (d.retrieval.top_k, d.answer.max_evidence, d.answer.evidence_chars, d.answer.abstain_threshold,
+            d.answer.max_tokens) == (a.top_k, a.max_evidence, a.evidence_chars, a.abstain_threshold, a.max_tokens)
     assert d.retrieval.candidates == FusionParams().candidates
     assert (d.index.vector_index, d.index.vector_store) == (BuildSettings.vector_index, BuildSettings.vector_store)
     assert (d.llm.n_threads, d.llm.n_ctx) == (DEFAULT_N_THREADS, DEFAULT_N_CTX)

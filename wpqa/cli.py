@@ -364,7 +364,7 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
         print(json.dumps(summary, ensure_ascii=False, indent=1))
         return
     cols = ["n", "hit@1", "hit@5", "mrr@10", "cite_doc", "cite_section", "cited_any", "abstain_unanswerable",
-            "answer_lang", "answered", "ref_recall", "pure", "clean", "good", "copies_quote", "length_ratio"]
+            "answer_lang", "answered", "ref_recall", "pure", "clean", "good"]
     t = Table(title=f"wpqa eval: {file.name} (answers: {'none' if retrieval_only else pipe.backend_name}, "
                     f"translation: {'on' if summary['translate'] else 'off'})")
     t.add_column("kind")

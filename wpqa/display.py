@@ -1,10 +1,9 @@
 """Showing an answer as it is made, for `wpqa ask` and `wpqa chat`.
 
-The pipeline's events arrive in order: the quoted windows the model chooses from (as soon as
-retrieval and selection are done), the body as the model writes it, then the checked answer. The
+The pipeline's events arrive in order: the checked source quotes (as soon as retrieval and
+evidence selection are done), the lead as the model writes it, then the checked answer. The
 quotes are printed at once; the draft is shown live on a terminal and replaced in place by the
-checked answer, so the reader sees one answer, never a draft and a second copy, and each quote
-once.
+checked answer, so the reader sees one answer, never a draft and a second copy.
 """
 from __future__ import annotations
 
@@ -65,7 +64,7 @@ def show_answer(events, out: Console, status=None) -> dict | None:
         return None
     out.print(answer_body(record), highlight=False, markup=False, soft_wrap=True)
     final_quotes = [quote_line(c["n"], c["quote"]) for c in record.get("citations", [])]
-    if any(q not in shown_quotes for q in final_quotes):  # the answer came to rest on other sentences
+    if final_quotes and final_quotes != shown_quotes:  # the answer came to rest on other sentences
         out.print("", highlight=False)
         for line in final_quotes:
             out.print(line, highlight=False, markup=False, soft_wrap=True)

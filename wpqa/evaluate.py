@@ -14,11 +14,7 @@ set gives one), abstention, answer language, and the answer text against the ref
               left out of both counts);
   clean       no truncation mark (… or ...), no NOT_FOUND, not a bare figure (or nothing but
               markers), no copied heading numbering (（一） 一、 Chapter N:) outside structure questions;
-  good        answered and pure and clean and ref_recall >= 0.5;
-  copies      the body is a cited quote again (`qa.checks.copies`: held in it word for word, or
-              nearly the same text): the reader would see it twice;
-  length      the body's length over the reference answer's (characters without spaces; the
-              table gives the median).
+  good        answered and pure and clean and ref_recall >= 0.5.
 The body is the answer up to the first quoted source line ("> [n]") or a Sources block, without
 its [n] markers. An answerable question that was abstained on scores 0 on all of them.
 """
@@ -34,7 +30,6 @@ import jieba
 
 from common.errors import WpqaError
 from ingest.text import detect_lang
-from qa.checks import copies
 
 KINDS = ("zh-zh", "en-zh", "en-en", "zh-en", "structure", "numeric", "unanswerable")
 CROSS_LINGUAL = ("en-zh", "zh-en")
@@ -230,8 +225,6 @@ class QuestionScore:
     pure: bool | None = None
     clean: bool | None = None
     good: bool | None = None
-    copies: bool | None = None
-    length: float | None = None
 
 
 def score_question(item: dict, contexts: list[dict], record: dict | None) -> QuestionScore:
@@ -266,12 +259,9 @@ def _score_text(qs: QuestionScore, item: dict, record: dict) -> None:
         return
     body, lang = answer_body(record["answer"]), item["lang"]
     qs.pure, qs.clean = is_pure(body, lang), is_clean(body, item["kind"])
-    quotes = [c.get("quote") or "" for c in record.get("citations") or []]
-    qs.copies = any(copies(body, q) for q in quotes)
     if has_ref:
         qs.ref_recall = ref_recall(body, item["answer"], lang)
         qs.good = qs.pure and qs.clean and qs.ref_recall >= GOOD_RECALL
-        qs.length = round(len(squash(body)) / max(1, len(squash(item["answer"]))), 3)
 
 
 def score_retrieval(items: list[dict], contexts: dict[str, list[dict]]) -> list[QuestionScore]:
@@ -285,14 +275,6 @@ def score_retrieval(items: list[dict], contexts: dict[str, list[dict]]) -> list[
 def _mean(vals) -> float | None:
     vals = [float(v) for v in vals if v is not None]
     return round(sum(vals) / len(vals), 3) if vals else None
-
-
-def _median(vals) -> float | None:
-    vals = sorted(float(v) for v in vals if v is not None)
-    if not vals:
-        return None
-    mid = len(vals) // 2
-    return round(vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2, 3)
 
 
 def groups(scores: list[QuestionScore]) -> list[tuple[str, list[QuestionScore]]]:
@@ -324,7 +306,5 @@ def summarise(scores: list[QuestionScore]) -> dict:
             "pure": _mean(s.pure for s in ans),
             "clean": _mean(s.clean for s in ans),
             "good": _mean(s.good for s in ans),
-            "copies_quote": _mean(s.copies for s in ans),
-            "length_ratio": _median(s.length for s in ans),
         }
     return table

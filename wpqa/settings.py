@@ -99,24 +99,14 @@ class RetrievalSettings(_Table):
     translate_query: bool = True
 
 
-class SelectSettings(_Table):
-    passages: int = Field(qa_defaults.MAX_EVIDENCE, ge=1)
-    before: int = Field(qa_defaults.WINDOW_BEFORE, ge=0)
-    after: int = Field(qa_defaults.WINDOW_AFTER, ge=0)
-    budget: int = Field(qa_defaults.WINDOW_CHARS, ge=20)
-    dense: bool = True
-    lexical_weight: float = Field(qa_defaults.LEXICAL_WEIGHT, ge=0)
-
-
 class AnswerSettings(_Table):
     backend: Literal[BACKENDS] = "auto"  # type: ignore[valid-type]
+    max_evidence: int = Field(qa_defaults.MAX_EVIDENCE, ge=1)
+    evidence_chars: int = Field(qa_defaults.EVIDENCE_CHARS, ge=20)
+    abstain_threshold: float = Field(qa_defaults.ABSTAIN_THRESHOLD, ge=0)
     max_tokens: int = Field(qa_defaults.MAX_TOKENS, ge=1)
-    choices: int = Field(qa_defaults.CHOICES, ge=1, le=9)
-    model_choice: bool = True
-    abstain_bias: float = qa_defaults.ABSTAIN_BIAS
-    abstain_w_retrieval: float = qa_defaults.ABSTAIN_W_RETRIEVAL
-    abstain_w_selector: float = qa_defaults.ABSTAIN_W_SELECTOR
-    abstain_w_none: float = qa_defaults.ABSTAIN_W_NONE
+    same_language: Literal["sentences", "lead"] = qa_defaults.SAME_LANGUAGE
+    cross_lingual: Literal["translate", "lead"] = qa_defaults.CROSS_LINGUAL
 
 
 class OpenAISettings(_Table):
@@ -142,7 +132,6 @@ class ConfigFile(_Table):
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
-    select: SelectSettings = SelectSettings()
     answer: AnswerSettings = AnswerSettings()
     llm: LLMSettings = LLMSettings()
 
@@ -156,7 +145,6 @@ class Settings:
     embedding: EmbeddingSettings
     index: IndexSettings
     retrieval: RetrievalSettings
-    select: SelectSettings
     answer: AnswerSettings
     llm: LLMSettings
     config_path: Path | None = None
@@ -318,7 +306,6 @@ def load_settings(config: Path | None, corpus: Path | None = None, index_dir: Pa
         embedding=cf.embedding,
         index=cf.index,
         retrieval=cf.retrieval,
-        select=cf.select,
         answer=cf.answer,
         llm=cf.llm,
         config_path=config if found else None,

@@ -74,9 +74,7 @@ class Ctx:
 
     def pipeline(self, backend=None, translate: bool | None = None):
         """The question-answering pipeline; `backend` as for `llm()`."""
-        from qa.decide import AbstentionModel
         from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
-        from qa.select import SelectorConfig
         from qa.retrieve import FusionParams, HybridSearcher
 
         generation = self.generation()  # first: a missing or stale index is said before any model loads
@@ -89,8 +87,7 @@ class Ctx:
         searcher = HybridSearcher(generation, self.embeddings(), translator,
                                   FusionParams(candidates=r.candidates))
         a = self.settings.answer
-        cfg = AnswerConfig(top_k=r.top_k, max_tokens=a.max_tokens, choices=a.choices,
-                           select=SelectorConfig(**self.settings.select.model_dump()),
-                           abstain=AbstentionModel(a.abstain_bias, a.abstain_w_retrieval, a.abstain_w_selector,
-                                                   a.abstain_w_none, use_model_choice=a.model_choice))
+        cfg = AnswerConfig(top_k=r.top_k, max_evidence=a.max_evidence, evidence_chars=a.evidence_chars,
+                           abstain_threshold=a.abstain_threshold, max_tokens=a.max_tokens,
+                           same_language=a.same_language, cross_lingual=a.cross_lingual)
         return QAPipeline(searcher, self.embeddings(), llm, cfg, backend_name=name)
