@@ -90,7 +90,7 @@ def _num(v: float) -> str:
 def restate_figures(text: str, target: str) -> str:
     """`text` with its figures written the way the target language writes them, for the model to
     copy rather than convert: the bundled model translated 70万 as "70 million" and 2570亿 as
-    "2570 billion" (q047, q056), and its figures are checked against the source's by value.
+    "2570 billion", and its figures are checked against the source's by value.
     Into English: 70万 -> 700,000, 2570亿 -> 257 billion, 8.98万亿 -> 8.98 trillion, and a
     count in thousands grouped (6814个 -> 6,814个: it wrote "68,140"; a year stays 2019). Into
     Chinese: 257 billion -> 2570亿, 700 million -> 7亿, 36 million -> 3600万."""

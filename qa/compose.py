@@ -52,7 +52,7 @@ def asked_in(question: str, lang: str, translation: str | None, source_lang: str
     """The question and the language of the prompt that asks whether a source in `source_lang`
     answers it. In one language, that language. Across languages, English: asked in Chinese
     whether an English sentence answers a Chinese question, the bundled model said no to a plain
-    answer (d023), and asked in Chinese about a Chinese source with the translated question, it
+    answer, and asked in Chinese about a Chinese source with the translated question, it
     said no to a third of the English questions on the Chinese paper it had confirmed in English
     (eval/questions.jsonl). The question goes in English too, when its translation is a question:
     the model translates a question into a statement at times ("This news summary suggests that

@@ -107,7 +107,7 @@ def pick_sentences(question: str, translation: str | None, evidence: list[Eviden
         hi += 1
         cost += _cost(sents[hi])
     # a sentence right after that matches nearly as well completes it, a quarter over the limit at
-    # most ("……成为重要难题。" then "贸易便利化与发展均衡化成为全球经济治理的核心主题。", d017)
+    # most ("……成为重要难题。" then "贸易便利化与发展均衡化成为全球经济治理的核心主题。")
     if (sc > 0 and hi + 1 < len(sents) and overlap(q, sents[hi + 1]) >= 0.6 * sc
             and cost + _cost(sents[hi + 1]) <= max_chars * 1.25):
         hi += 1
@@ -241,7 +241,7 @@ def lead_problems(lead: str, lang: str, source: str, question: str | None = None
         asked = set(tokenize(question, stopwords=True))
         # a figure the question does not hold is an answer ("… RCEP is expected to take effect in 2022.");
         # each sentence must add something: "……最能推动贸易新规则的形成。这些安排的内容出现了新
-        # 变化。" answers the first part and restates the second (d007)
+        # 变化。" answers the first part and restates the second
         if any(len(set(tokenize(part, stopwords=True)) - asked) < 2 and not numbers(part) - numbers(question)
                for part in _SENTENCE_END.split(lead) if re.search(r"\w", part)):
             out.append("restates-question")
