@@ -369,8 +369,11 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
     notes(w, qd, qe, cold, e2e)
     from .answers_report import kept_section
 
+    from .report_serve import kept_section as kept_serve
+
     answers = kept_section(out_md) if out_md.exists() else ""  # written by bench.answers, kept as it is
-    out_md.write_text("\n".join(L) + "\n" + (f"\n{answers}\n" if answers else ""), encoding="utf-8")
+    serve = kept_serve(out_md) if out_md.exists() else ""  # written by bench.serve_load, kept as it is
+    out_md.write_text("\n".join(L) + "\n" + "".join(f"\n{x}\n" for x in (answers, serve) if x), encoding="utf-8")
     plots(results, q, gr)
     return out_md
 

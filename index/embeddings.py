@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import threading
 from typing import Callable
 
 import numpy as np
@@ -38,6 +39,9 @@ class CountingEmbeddings(Embeddings):
     def __init__(self) -> None:
         self.calls = 0  # number of encode calls made to the model
         self.texts_embedded = 0  # number of texts sent to the model
+        # one encode at a time: a server embeds questions while a rebuild embeds passages, and
+        # the models' runtimes are not documented as safe to call from two threads at once
+        self._encode_lock = threading.Lock()
 
     # -- to implement
     def _encode_passages(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
@@ -51,7 +55,8 @@ class CountingEmbeddings(Embeddings):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
             batch = texts[i : i + self.batch_size]
-            out[i : i + len(batch)] = self._encode_passages(batch)
+            with self._encode_lock:  # per batch: a question waits for one batch, not the build
+                out[i : i + len(batch)] = self._encode_passages(batch)
             self.calls += 1
             self.texts_embedded += len(batch)
             if progress:
@@ -63,7 +68,8 @@ class CountingEmbeddings(Embeddings):
             return np.zeros((0, self.dim), dtype=np.float32)
         self.calls += 1
         self.texts_embedded += len(texts)
-        return np.asarray(self._encode_queries(texts), dtype=np.float32)
+        with self._encode_lock:
+            return np.asarray(self._encode_queries(texts), dtype=np.float32)
 
     # -- LangChain Embeddings API
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

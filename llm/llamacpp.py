@@ -39,6 +39,7 @@ from pydantic import model_validator
 from .defaults import DEFAULT_N_BATCH, DEFAULT_N_CTX, DEFAULT_N_THREADS
 from .errors import LLMError, ModelError
 from .prefix_states import PrefixStates, fixed_part
+from .queue import GENERATION_QUEUE
 
 
 _MODEL_CACHE: dict[tuple, Any] = {}  # loaded llama_cpp.Llama objects of this process, by ChatLlamaCpp._key
@@ -169,7 +170,9 @@ class ChatLlamaCpp(BaseChatModel):
         stop = stop if stop is not None else kwargs.pop("stop", None) or self.stop
         chat = to_llama_messages(messages)
         fixed = fixed_part(chat)
-        with lock:  # one llama context cannot serve two generations at once
+        # one generation of the process at a time, in arrival order (llm.queue); and one llama
+        # context cannot serve two generations at once
+        with GENERATION_QUEUE.slot(), lock:
             _MODEL_BUSY[key] = me
             states = _PREFIX_STATES.setdefault(key, PrefixStates())
             states.before(llama, fixed)  # this kind of prompt's fixed part, evaluated before

@@ -7,7 +7,7 @@ import sys
 import pexpect
 import pytest
 
-from wpqa.chat import looks_like_follow_up
+from qa.followup import looks_like_follow_up
 from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, wpqa, write_config
 
 

@@ -219,38 +219,71 @@ def loading_status() -> Iterator[Status | None]:
             status.stop()
 
 
+def answer_service(c: Ctx, llm: Optional[str], server: Optional[str], local: bool, quiet: bool = False):
+    """A running `wpqa serve` for this index (`--server URL`, or found through the index folder)
+    unless `--local`; None when there is none (the command then answers in its own process)."""
+    from .client import find_server
+
+    if local:
+        if server:
+            fail("--server and --local contradict each other; give one")
+        return None
+    remote = find_server(c.settings.index_dir, server, None if llm in (None, "auto") else llm,
+                         c.settings.server.api_key_env)
+    if remote is not None and not quiet and err.is_terminal:
+        err.print(f"[dim]answered by wpqa serve at {escape(remote.url)}[/]", highlight=False)
+    return remote
+
+
+SERVER_OPTION = typer.Option(None, "--server", help="Ask this running `wpqa serve` (default: the one serving this "
+                                                    "index, if any).")
+LOCAL_OPTION = typer.Option(False, "--local", help="Answer in this process even when `wpqa serve` runs.")
+
+
 @app.command("ask")
 def ask_cmd(ctx: typer.Context, question: str = typer.Argument(..., help="The question, in Chinese or English."),
             as_json: bool = typer.Option(False, "--json", help="Print the batch record as JSON."),
             llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
-            k: int = typer.Option(0, "--k", help="Contexts to return (default retrieval.top_k).")):
+            k: int = typer.Option(0, "--k", help="Contexts to return (default retrieval.top_k)."),
+            server: Optional[str] = SERVER_OPTION, local: bool = LOCAL_OPTION):
     """Answer one question with citations (document › section › page)."""
     c: Ctx = ctx.obj
     if not question.strip():
         fail("the question is empty")
+    remote = answer_service(c, llm, server, local, quiet=as_json)
     if as_json:
-        record = c.pipeline(llm).ask(question.strip(), qid="ask", k=k)
+        record = (remote or c.pipeline(llm)).ask(question.strip(), qid="ask", k=k)
         print(json.dumps(record, ensure_ascii=False, indent=1))
         return
     # the checked quotes as soon as retrieval is done, then the answer
     with loading_status() as status:
         from .display import show_answer
 
-        pipe = c.pipeline(llm)
+        if remote is not None:
+            events = remote.turn(question.strip(), [], qid="ask", k=k)
+        else:
+            pipe = c.pipeline(llm)
+            events = pipe.stream(question.strip(), qid="ask", k=k)
         if status is not None:
             status.update("searching…")
-        show_answer(pipe.stream(question.strip(), qid="ask", k=k), out, status)
+        show_answer(events, out, status)
 
 
 @app.command("chat")
 def chat_cmd(ctx: typer.Context,
-             llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
+             llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
+             server: Optional[str] = SERVER_OPTION, local: bool = LOCAL_OPTION):
     """Interactive chat: follow-up questions, streamed answers, /sources, /help, /quit."""
     c: Ctx = ctx.obj
     with loading_status():
         from .chat import ChatSession
+        from .service import AnswerService
 
-        session = ChatSession(c.pipeline(llm), out)
+        service = answer_service(c, llm, server, local)
+        if service is None:
+            service = AnswerService(c, llm)
+            service.pipeline()  # a missing index is said now, before the first prompt
+        session = ChatSession(service, out)
     session.run()
 
 
@@ -260,7 +293,8 @@ def chat_cmd(ctx: typer.Context,
 @app.command("batch")
 def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questions: .txt (one a line), .jsonl or .csv."),
               output: Path = typer.Option(..., "-o", "--output", help="Answers: .jsonl (resumable), .csv or .md."),
-              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
+              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive"),
+              server: Optional[str] = SERVER_OPTION, local: bool = LOCAL_OPTION):
     """Answer a file of questions. Rerunning skips ids already in the output; errors are recorded per question."""
     from .batch import append_record, check_writable, done_ids, open_journal, read_questions, read_records, \
         write_csv, write_markdown
@@ -283,7 +317,7 @@ def batch_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Questio
                   f"{escape(journal.name)}", highlight=False)
     failures = 0
     if todo:
-        pipe = c.pipeline(llm)
+        pipe = answer_service(c, llm, server, local) or c.pipeline(llm)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=not err.is_terminal) as progress:
             task = progress.add_task("answering", total=len(todo))
@@ -376,6 +410,91 @@ def eval_cmd(ctx: typer.Context, file: Path = typer.Argument(..., help="Eval set
     out.print(t)
     out.print(f"latency per question: p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms",
               highlight=False)
+
+
+# ---------------------------------------------------------------------------------- serve
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("serve")
+def serve_cmd(ctx: typer.Context,
+              host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default server.host, "
+                                                                     "127.0.0.1). Off loopback an API key is required."),
+              port: Optional[int] = typer.Option(None, "--port", help="Port (default server.port, 8000; 0: any free one)."),
+              llm: Optional[str] = typer.Option(None, "--llm", help="auto | llama-cpp | openai | extractive")):
+    """Serve the web page and the OpenAI-compatible API, with the index and models loaded once."""
+    import errno
+    import os
+    import socket
+
+    from .server import Limits, Server, create_app, remove_server_file, write_server_file
+
+    c: Ctx = ctx.obj
+    s = c.settings.server
+    host = host or s.host
+    port = s.port if port is None else port
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: not a port number (0-65535)")
+    key = os.environ.get(s.api_key_env) or None
+    if not _is_loopback(host) and not key:
+        fail(f"--host {host} listens beyond this machine: set {s.api_key_env} (server.api_key_env) to the API key "
+             "clients must send")
+    try:
+        import uvicorn
+    except ImportError:
+        fail("uvicorn is not installed: pip install -e . (it is one of wpqa's dependencies)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        reason = "address already in use (another `wpqa serve`? --port chooses another)" if e.errno == errno.EADDRINUSE else one_line(e)
+        fail(f"{host}:{port}: cannot listen ({reason})")
+    sock.listen(128)
+    sock.set_inheritable(True)
+    real_port = sock.getsockname()[1]
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "localhost") else ("[::1]" if host == "::" else
+                                                                      (f"[{host}]" if ":" in host else host))
+    url = f"http://{shown_host}:{real_port}"
+    server = Server(c, llm, api_key=key, limits=Limits(s.max_body_bytes, s.max_question_chars, s.max_waiting))
+    index_dir = c.settings.index_dir
+
+    def load_and_announce() -> None:
+        server.load()
+        if server.ready:
+            pipe = server.service.pipeline()
+            write_server_file(index_dir, url, pipe.backend_name, s.api_key_env if key else None)
+            err.print(f"ready: {escape(server.service.generation_name or '')}, {len(pipe.searcher.gen.chunks)} chunks, "
+                      f"answers by {pipe.backend_name}", highlight=False)
+        else:
+            err.print(f"[yellow]not ready:[/] {escape(server.load_error or '')} (the page can build the index)",
+                      highlight=False)
+
+    import threading
+
+    threading.Thread(target=load_and_announce, name="wpqa-load", daemon=True).start()
+    err.print(f"wpqa serve: {url}/  (API {url}/v1; loading the index and models…; Ctrl-C stops)", highlight=False)
+    config = uvicorn.Config(create_app(server, s.cors_origins), log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=3)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then passed Ctrl-C on
+        pass
+    finally:
+        remove_server_file(index_dir)
+        sock.close()
 
 
 # ---------------------------------------------------------------------------------- status

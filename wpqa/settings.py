@@ -124,6 +124,21 @@ class LLMSettings(_Table):
     openai: OpenAISettings = OpenAISettings()
 
 
+class ServerSettings(_Table):
+    """`wpqa serve`: where it listens and what it accepts."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8000, ge=0, le=65535)
+    # Off loopback the server requires `Authorization: Bearer KEY`, KEY read from this variable.
+    api_key_env: str = Field("WPQA_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Origins allowed to call the API from a browser page served elsewhere (none by default).
+    cors_origins: list[str] = []
+    max_body_bytes: int = Field(65536, ge=1024)
+    max_question_chars: int = Field(2000, ge=10)
+    # Questions waiting for the answer model beyond this many are refused (503) at once.
+    max_waiting: int = Field(32, ge=1)
+
+
 class ConfigFile(_Table):
     """The whole of config.toml; every table optional."""
 
@@ -134,6 +149,7 @@ class ConfigFile(_Table):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     llm: LLMSettings = LLMSettings()
+    server: ServerSettings = ServerSettings()
 
 
 @dataclass
@@ -147,6 +163,7 @@ class Settings:
     retrieval: RetrievalSettings
     answer: AnswerSettings
     llm: LLMSettings
+    server: ServerSettings = ServerSettings()
     config_path: Path | None = None
 
 
@@ -308,5 +325,6 @@ def load_settings(config: Path | None, corpus: Path | None = None, index_dir: Pa
         retrieval=cf.retrieval,
         answer=cf.answer,
         llm=cf.llm,
+        server=cf.server,
         config_path=config if found else None,
     )

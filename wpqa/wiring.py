@@ -44,13 +44,18 @@ class Ctx:
         return self._emb
 
     def generation(self):
+        """The live index generation, opened once."""
         if self._gen is None:
-            from index.build import expected_identity
-            from index.generation import open_generation
-
-            self._gen = open_generation(self.settings.index_dir, expected_identity(self.build_settings()),
-                                        ef_search=self.settings.index.hnsw_ef_search)
+            self._gen = self.open_generation()
         return self._gen
+
+    def open_generation(self):
+        """The live index generation, opened now (a long-lived process reopens it after a rebuild)."""
+        from index.build import expected_identity
+        from index.generation import open_generation
+
+        return open_generation(self.settings.index_dir, expected_identity(self.build_settings()),
+                               ef_search=self.settings.index.hnsw_ef_search)
 
     # ---------------------------------------------------------------- answer side
     def llm(self, backend=None) -> tuple:
@@ -72,12 +77,14 @@ class Ctx:
             self._llm_cache[name] = (llm, backend_name(llm))
         return self._llm_cache[name]
 
-    def pipeline(self, backend=None, translate: bool | None = None):
-        """The question-answering pipeline; `backend` as for `llm()`."""
+    def pipeline(self, backend=None, translate: bool | None = None, generation=None):
+        """The question-answering pipeline; `backend` as for `llm()`; `generation` an opened index
+        generation (default: the live one, opened once)."""
         from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
         from qa.retrieve import FusionParams, HybridSearcher
 
-        generation = self.generation()  # first: a missing or stale index is said before any model loads
+        if generation is None:  # first: a missing or stale index is said before any model loads
+            generation = self.generation()
         llm, name = self.llm(backend)
         r = self.settings.retrieval
         use_translation = r.translate_query if translate is None else translate

@@ -1,0 +1,51 @@
+"""REPORT.md section 7, `wpqa serve` under load, from bench/results/serve_load.json (written by
+`python -m bench.serve_load`; kept as it is when `bench.report` re-renders the rest)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import BENCH
+
+BEGIN, END = "<!-- serve:begin -->", "<!-- serve:end -->"
+
+
+def section(d: dict) -> list[str]:
+    run, wc = d["load"], d["warm_vs_cold"]
+    w = ["## 7. `wpqa serve` under load (`python -m bench.serve_load`)", "",
+         f"{d['date']}, answers by {d['llm']}, {d['cpus']} cores; load average before "
+         f"{d['loadavg_before'][0]}, after {d['loadavg_after'][0]} (1 min). One run, one server: "
+         f"{run['questions']} questions of `eval/questions.jsonl` (a tuning set; speed only) from "
+         f"{run['clients']} concurrent clients through `POST /api/ask`, then the first {len(wc['questions'])} "
+         "of them asked one at a time by `wpqa ask --json` through the server (warm) and with `--local` "
+         "(a new process: index and model loaded), alternating.", "",
+         "| per question | p50 | p95 | max |", "|---|---:|---:|---:|"]
+    for key, label in (("total_s", "answer, end to end (s)"), ("first_quote_s", "first checked quote (s)"),
+                       ("first_token_s", "first draft token (s)"), ("queue_wait_s", "waiting behind others (s)")):
+        v = run[key]
+        w.append(f"| {label} | {v['p50']} | {v['p95']} | {v['max']} |")
+    w += ["", f"All {run['questions']} answered without an error ({run['answered']} answers, the rest "
+              f"abstained) in {run['wall_s']} s: {run['throughput_per_min']} questions a minute. The "
+              "answer model generates one at a time, so six clients share its time: the end-to-end time "
+              "under load is mostly the wait, while the first quote (retrieval, no model) stays fast.", "",
+          "| `wpqa ask --json` | median (s) | each (s) |", "|---|---:|---|",
+          f"| through the running server (warm) | {wc['warm_median_s']} | {', '.join(map(str, wc['warm_s']))} |",
+          f"| own process, `--local` (cold) | {wc['cold_median_s']} | {', '.join(map(str, wc['cold_s']))} |",
+          "", f"A question from the shell costs {wc['cold_over_warm']}× less with the server running.", ""]
+    return w
+
+
+def write_section(data: dict, report: Path = BENCH / "REPORT.md") -> None:
+    block = "\n".join([BEGIN, *section(data), END])
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    report.write_text(text, encoding="utf-8")
+
+
+def kept_section(report: Path = BENCH / "REPORT.md") -> str:
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    if BEGIN in text and END in text:
+        return text[text.index(BEGIN): text.index(END) + len(END)]
+    return ""
