@@ -170,9 +170,10 @@ class ChatLlamaCpp(BaseChatModel):
         stop = stop if stop is not None else kwargs.pop("stop", None) or self.stop
         chat = to_llama_messages(messages)
         fixed = fixed_part(chat)
-        # one generation of the process at a time, in arrival order (llm.queue); and one llama
-        # context cannot serve two generations at once
-        with GENERATION_QUEUE.slot(), lock:
+        # one generation of the process at a time, in arrival order (llm.queue), a question's
+        # translation (short; its retrieval waits on it) before answers; and one llama context
+        # cannot serve two generations at once
+        with GENERATION_QUEUE.slot(priority=0 if self.slot == "translate" else 1), lock:
             _MODEL_BUSY[key] = me
             states = _PREFIX_STATES.setdefault(key, PrefixStates())
             states.before(llama, fixed)  # this kind of prompt's fixed part, evaluated before

@@ -10,7 +10,7 @@ instead of holding a slot it no longer wants.
 from __future__ import annotations
 
 import threading
-from collections import deque
+import bisect
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -38,12 +38,13 @@ def waiting(on_position: Callable[[int], None] | None = None,
 
 
 class GenerationQueue:
-    """A FIFO lock: whoever asked first generates first. Re-entrant per thread (a generation may
-    call another, e.g. a translation inside an answer step)."""
+    """A FIFO lock: whoever asked first generates first, within a priority (lower first: a
+    question's short translation, which retrieval waits on, goes before answers already
+    waiting). Re-entrant per thread (a generation may call another)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._waiting: deque[int] = deque()  # tickets, in arrival order
+        self._waiting: list[tuple[int, int]] = []  # (priority, ticket), in the order they will run
         self._owner: int | None = None  # thread id holding the slot
         self._depth = 0
         self._next = 0
@@ -57,7 +58,7 @@ class GenerationQueue:
             return self._owner is not None
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, priority: int = 1) -> Iterator[None]:
         me = threading.get_ident()
         on_position, cancelled = getattr(_local, "hooks", None) or (None, None)
         with self._cond:
@@ -65,9 +66,9 @@ class GenerationQueue:
                 self._depth += 1
                 ticket = None
             else:
-                ticket = self._next
+                ticket = (priority, self._next)
                 self._next += 1
-                self._waiting.append(ticket)
+                bisect.insort(self._waiting, ticket)
                 told = -1
                 try:
                     while self._owner is not None or self._waiting[0] != ticket:
@@ -82,7 +83,7 @@ class GenerationQueue:
                     self._waiting.remove(ticket)
                     self._cond.notify_all()
                     raise
-                self._waiting.popleft()
+                self._waiting.pop(0)
                 self._owner, self._depth = me, 1
                 if on_position is not None and told != 0:
                     on_position(0)

@@ -95,3 +95,28 @@ def test_chat_reports_a_backend_error_and_goes_on(tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+def test_an_open_chat_answers_from_a_report_indexed_in_another_shell(tmp_path):
+    """A report added to the corpus and indexed from a second shell is found by the next
+    question of a chat that was already open."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in OTHERS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    cfg = write_config(tmp_path / "config.toml", SMALL_CORPUS)
+    args = ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
+    wpqa(*args, "index")
+    child = spawn(args, "extractive")
+    child.sendline("When does the Osterby ferry cross to Mull Island?")
+    child.expect("you> ")
+    assert "ferries.md" not in child.before
+    (corpus / "ferries.md").write_text("# Ferry crossings\n\nThe Osterby ferry crosses to Mull Island twice a day "
+                                       "in winter.\n", encoding="utf-8")
+    wpqa(*args, "index")  # the second shell
+    child.sendline("When does the Osterby ferry cross to Mull Island?")
+    child.expect(r"ferries\.md › Ferry crossings")
+    child.expect("you> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)

@@ -100,3 +100,28 @@ def test_reentrant_in_one_thread_and_released_on_error():
         with q.slot():
             raise RuntimeError("generation failed")
     assert not q.busy()
+
+
+def test_a_translation_goes_before_answers_already_waiting():
+    q = GenerationQueue()
+    order: list[str] = []
+    release = threading.Event()
+
+    def worker(name: str, priority: int) -> None:
+        with q.slot(priority):
+            order.append(name)
+            if name == "holder":
+                release.wait(5)
+
+    threads = [threading.Thread(target=worker, args=("holder", 1))]
+    threads[0].start()
+    _wait_for(q.busy)
+    for name, priority in (("answer-1", 1), ("answer-2", 1), ("translation", 0)):
+        t = threading.Thread(target=worker, args=(name, priority))
+        t.start()
+        threads.append(t)
+        _wait_for(lambda n=len(threads) - 1: q.waiting_count() == n)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["holder", "translation", "answer-1", "answer-2"]

@@ -141,6 +141,7 @@ class Server:
         self.ready = False
         self.load_error: str | None = None
         self._loading = threading.Lock()
+        self._documents: tuple | None = None
         self.started = time.time()
 
     # -- loading
@@ -168,13 +169,21 @@ class Server:
 
     # -- documents
     def documents(self) -> dict[str, dict]:
-        """Indexed documents by id, from the live generation."""
+        """Indexed documents by id, from the live generation (worked out once per generation)."""
         gen = self.pipeline().searcher.gen
+        cached = self._documents
+        if cached is not None and cached[0] is gen:
+            return cached[1]
         counts: dict[str, int] = {}
+        sections: dict[str, list] = {}  # per document: (first page, last page, section), in order
         for c in gen.chunks:
             counts[c.doc] = counts.get(c.doc, 0) + 1
-        return {doc_id(d["name"]): {**d, "id": doc_id(d["name"]), "chunks": counts.get(d["name"], 0)}
+            sections.setdefault(c.doc, []).append((c.page, c.page_end or c.page, c.section))
+        docs = {doc_id(d["name"]): {**d, "id": doc_id(d["name"]), "chunks": counts.get(d["name"], 0),
+                                    "page_sections": sections.get(d["name"], [])}
                 for d in gen.documents()}
+        self._documents = (gen, docs)
+        return docs
 
     def document_file(self, did: str) -> tuple[dict, Path]:
         """The indexed document `did` and its file in the corpus; 404 for anything else."""
@@ -501,11 +510,7 @@ def create_app(server: Server, cors_origins: list[str] | None = None) -> FastAPI
         pages = int(doc.get("pages") or 1)
         if page_no < 1 or page_no > pages:
             raise ApiError(404, f"{doc['name']} has pages 1-{pages}", "not_found")
-        section = ""
-        for c in server.pipeline().searcher.gen.chunks:
-            if c.doc == doc["name"] and c.page <= page_no <= (c.page_end or c.page):
-                section = c.section
-                break
+        section = next((sec for first, last, sec in doc["page_sections"] if first <= page_no <= last), "")
         qq = urlquote(q[:1200])
         is_pdf = path.suffix.lower() == ".pdf"
         text_html = ""
