@@ -17,6 +17,9 @@ from tests.serving import Served, copy_corpus, sse_events, wait_until
 # questions written for these tests (not from an evaluation set)
 EN_QUESTION = "Which risks of cross-border data flows are described in the reports?"
 ZH_QUESTION = "数字经济国际规则的制定面临哪些分歧？"
+# for the bundled model: questions it answers (it abstains on some broad ones)
+LLM_EN = "What did China launch to promote cross-border data flows?"
+LLM_ZH = "世界贸易组织的电子商务谈判有哪些进展？"
 
 
 @pytest.fixture(scope="module")
@@ -295,10 +298,10 @@ def test_bundled_model_streams_in_both_languages_and_queues(corpus_index):
             with httpx.stream("POST", s.url + "/api/ask", json={"question": question}, timeout=600) as r:
                 events[name] = sse_events(r.read().decode("utf-8"))
 
-        first = threading.Thread(target=page_ask, args=("en", EN_QUESTION))
+        first = threading.Thread(target=page_ask, args=("en", LLM_EN))
         first.start()
         time.sleep(0.5)
-        page_ask("zh", ZH_QUESTION)
+        page_ask("zh", LLM_ZH)
         first.join()
         for name in ("en", "zh"):
             kinds = [e for e, _ in events[name]]
@@ -310,12 +313,12 @@ def test_bundled_model_streams_in_both_languages_and_queues(corpus_index):
         assert queued and max(queued) >= 1 and queued[-1] == 0, queued
 
         # a client that goes away while it waits or generates: the next one is still answered
-        with httpx.stream("POST", s.url + "/api/ask", json={"question": ZH_QUESTION}, timeout=600) as r:
+        with httpx.stream("POST", s.url + "/api/ask", json={"question": LLM_ZH}, timeout=600) as r:
             for line in r.iter_lines():
                 if line.startswith("event: sources"):
                     break
         r = httpx.post(s.url + "/v1/chat/completions", timeout=600,
-                       json={"messages": [{"role": "user", "content": EN_QUESTION}]})
+                       json={"messages": [{"role": "user", "content": LLM_EN}]})
         assert r.status_code == 200 and r.json()["citations"]
         assert httpx.get(s.url + "/healthz").json()["queue"] == 0
     finally:
