@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import BENCH
+from .report_fmt import marked, write_marked
 
 BEGIN, END = "<!-- answers:begin -->", "<!-- answers:end -->"
 COLS = ["answered", "good", "ref_recall", "pure", "clean", "cite_doc", "cite_section", "hit@5"]
@@ -135,18 +136,9 @@ def section(data: dict) -> list[str]:
 
 def update_report(data: dict, report: Path = BENCH / "REPORT.md") -> None:
     """Write the section into REPORT.md between its markers (appended the first time)."""
-    block = "\n".join([BEGIN, *section(data), END])
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    report.write_text(text, encoding="utf-8")
+    write_marked(report, BEGIN, END, section(data))
 
 
 def kept_section(report: Path = BENCH / "REPORT.md") -> str:
     """The section as REPORT.md has it now (for bench.report, which re-renders everything else)."""
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if BEGIN in text and END in text:
-        return text[text.index(BEGIN): text.index(END) + len(END)]
-    return ""
+    return marked(report, BEGIN, END)

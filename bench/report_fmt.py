@@ -42,3 +42,23 @@ def g(d, *path, default=None):
         else:
             d = d.get(p)
     return default if d is None else d
+
+
+def write_marked(report, begin: str, end: str, lines: list[str]) -> None:
+    """Put `lines` into `report` (a Path) between the markers `begin` and `end`, replacing what
+    was there (appended the first time)."""
+    block = "\n".join([begin, *lines, end])
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    report.write_text(text, encoding="utf-8")
+
+
+def marked(report, begin: str, end: str) -> str:
+    """The block between the markers as `report` has it now, markers included ("" if none)."""
+    text = report.read_text(encoding="utf-8") if report.exists() else ""
+    if begin in text and end in text:
+        return text[text.index(begin): text.index(end) + len(end)]
+    return ""

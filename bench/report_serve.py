@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import BENCH
+from .report_fmt import marked, write_marked
 
 BEGIN, END = "<!-- serve:begin -->", "<!-- serve:end -->"
 
@@ -43,17 +44,10 @@ def section(d: dict) -> list[str]:
 
 
 def write_section(data: dict, report: Path = BENCH / "REPORT.md") -> None:
-    block = "\n".join([BEGIN, *section(data), END])
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    report.write_text(text, encoding="utf-8")
+    """Write the section into REPORT.md between its markers (appended the first time)."""
+    write_marked(report, BEGIN, END, section(data))
 
 
 def kept_section(report: Path = BENCH / "REPORT.md") -> str:
-    text = report.read_text(encoding="utf-8") if report.exists() else ""
-    if BEGIN in text and END in text:
-        return text[text.index(BEGIN): text.index(END) + len(END)]
-    return ""
+    """The section as REPORT.md has it now (for bench.report, which re-renders everything else)."""
+    return marked(report, BEGIN, END)

@@ -39,7 +39,7 @@ class IndexLock:
         previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
         if previous:
             pid = previous.split()[0].removeprefix("pid=")
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 self.stale_from = previous
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid={os.getpid()} since={time.strftime('%Y-%m-%dT%H:%M:%S')}".encode(), 0)
@@ -54,7 +54,8 @@ class IndexLock:
             self.fd = None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

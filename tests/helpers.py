@@ -61,6 +61,19 @@ OTHERS = {
 SMALL_CORPUS = "[answer]\nabstain_threshold = 0.5\n"
 
 
+def small_corpus(tmp: Path, config: str = SMALL_CORPUS) -> tuple[Path, list[str]]:
+    """The OTHERS notes in `tmp`/corpus, indexed with `config`: (corpus folder, the global options
+    naming the config, the corpus and the index)."""
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    for name, text in OTHERS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    cfg = write_config(tmp / "config.toml", config)
+    args = ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(tmp / "index")]
+    wpqa(*args, "index")
+    return corpus, args
+
+
 class Reader:
     """`wpqa ask --llm extractive --json`, in-process: the CLI's own wiring, the model loaded once.
     `w` holds the paths "cfg", "corpus" and "index"."""

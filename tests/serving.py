@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
@@ -95,12 +94,3 @@ def wait_until(check, timeout: float = 60, every: float = 0.3):
         time.sleep(every)
     raise AssertionError("condition not met in time")
 
-
-def copy_corpus(src: Path, dst: Path, names: list[str] | None = None) -> Path:
-    import shutil
-
-    dst.mkdir(parents=True, exist_ok=True)
-    for p in sorted(src.iterdir()):
-        if names is None or p.name in names:
-            shutil.copy2(p, dst / p.name)
-    return dst

@@ -28,6 +28,14 @@ ANSWERED = ("Array.from(document.querySelectorAll('.turn .answer-body'))"
             ".filter(b => b.innerText.trim().length > 0).length")
 
 
+def ask(page, question: str, n: int):
+    """Ask with the button and wait for the `n`-th turn's checked answer; that turn."""
+    page.fill("#question", question)
+    page.click("#ask")
+    page.wait_for_function(f"{ANSWERED} >= {n}", timeout=600_000)
+    return page.locator(".turn").nth(n - 1)
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -64,19 +72,13 @@ def test_ask_in_both_languages_and_open_a_highlighted_citation(corpus_index, bro
         page.screenshot(path=str(shots / "2-answer-en.png"), full_page=True)
 
         # Chinese
-        page.fill("#question", ZH)
-        page.click("#ask")
-        page.wait_for_function(f"{ANSWERED} >= 2", timeout=600_000)
-        second = page.locator(".turn").nth(1)
+        second = ask(page, ZH, 2)
         assert re.search(r"[\u4e00-\u9fff]", second.inner_text())
         assert second.locator(".citation a").count() >= 1
         page.screenshot(path=str(shots / "3-answer-zh.png"), full_page=True)
 
         # a question the reports do not answer looks different
-        page.fill("#question", OUTSIDE)
-        page.click("#ask")
-        page.wait_for_function(f"{ANSWERED} >= 3", timeout=600_000)
-        third = page.locator(".turn").nth(2)
+        third = ask(page, OUTSIDE, 3)
         assert third.locator(".abstained").count() == 1 and third.locator(".quote").count() == 0
         page.screenshot(path=str(shots / "4-not-in-documents.png"), full_page=True)
 

@@ -8,7 +8,7 @@ import pexpect
 import pytest
 
 from qa.followup import looks_like_follow_up
-from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, wpqa, write_config
+from tests.helpers import OTHERS, ROOT, SMALL_CORPUS, small_corpus, wpqa, write_config
 
 
 def spawn(args: list[str], llm: str) -> pexpect.spawn:
@@ -101,13 +101,7 @@ def test_chat_reports_a_backend_error_and_goes_on(tmp_path):
 def test_an_open_chat_answers_from_a_report_indexed_in_another_shell(tmp_path):
     """A report added to the corpus and indexed from a second shell is found by the next
     question of a chat that was already open."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in OTHERS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    cfg = write_config(tmp_path / "config.toml", SMALL_CORPUS)
-    args = ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
-    wpqa(*args, "index")
+    corpus, args = small_corpus(tmp_path)
     child = spawn(args, "extractive")
     child.sendline("When does the Osterby ferry cross to Mull Island?")
     child.expect("you> ")

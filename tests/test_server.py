@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import OTHERS, SMALL_CORPUS, wpqa, wpqa_json, write_config
-from tests.serving import Served, copy_corpus, sse_events, wait_until
+from tests.helpers import small_corpus, wpqa, wpqa_json
+from tests.serving import Served, sse_events, wait_until
 
 # questions written for these tests (not from an evaluation set)
 EN_QUESTION = "Which risks of cross-border data flows are described in the reports?"
@@ -232,13 +232,7 @@ def test_off_loopback_needs_an_api_key(corpus_index):
 def test_a_rebuild_while_questions_go_on_loses_no_question(tmp_path):
     """Reports dropped into the corpus are indexed from the API and from another shell while
     clients ask; every question is answered, and the next ones find the new reports."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in OTHERS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    cfg = write_config(tmp_path / "config.toml", SMALL_CORPUS)
-    args = ["--config", str(cfg), "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
-    wpqa(*args, "index")
+    corpus, args = small_corpus(tmp_path)
     s = Served(args, ["--llm", "extractive"])
     try:
         stop = threading.Event()

@@ -436,6 +436,7 @@ def serve_cmd(ctx: typer.Context,
     import errno
     import os
     import socket
+    import threading
 
     from .server import Limits, Server, create_app, remove_server_file, write_server_file
 
@@ -468,24 +469,21 @@ def serve_cmd(ctx: typer.Context,
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "localhost") else ("[::1]" if host == "::" else
                                                                       (f"[{host}]" if ":" in host else host))
     url = f"http://{shown_host}:{real_port}"
-    server = Server(c, llm, api_key=key, limits=Limits(s.max_body_bytes, s.max_question_chars, s.max_waiting))
     index_dir = c.settings.index_dir
 
-    def load_and_announce() -> None:
-        server.load()
-        if server.ready:
-            pipe = server.service.pipeline()
-            write_server_file(index_dir, url, pipe.backend_name, s.api_key_env if key else None)
-            err.print(f"ready: {escape(server.service.generation_name or '')}, {len(pipe.searcher.gen.chunks)} chunks, "
-                      f"answers by {pipe.backend_name}", highlight=False)
-        else:
-            err.print(f"[yellow]not ready:[/] {escape(server.load_error or '')} (the page can build the index)",
-                      highlight=False)
+    def announce_ready() -> None:
+        pipe = server.service.pipeline()
+        write_server_file(index_dir, url, pipe.backend_name, s.api_key_env if key else None)
+        err.print(f"ready: {escape(server.service.generation_name or '')}, {len(pipe.searcher.gen.chunks)} chunks, "
+                  f"answers by {pipe.backend_name}", highlight=False)
 
-    import threading
+    def announce_failed(message: str) -> None:
+        err.print(f"[yellow]not ready:[/] {escape(message)} (the page's Update index builds it)", highlight=False)
 
-    threading.Thread(target=load_and_announce, name="wpqa-load", daemon=True).start()
+    server = Server(c, llm, api_key=key, limits=Limits(s.max_body_bytes, s.max_question_chars, s.max_waiting),
+                    on_ready=announce_ready, on_failed=announce_failed)
     err.print(f"wpqa serve: {url}/  (API {url}/v1; loading the index and models…; Ctrl-C stops)", highlight=False)
+    threading.Thread(target=server.load, name="wpqa-load", daemon=True).start()
     config = uvicorn.Config(create_app(server, s.cors_origins), log_level="warning", access_log=False,
                             timeout_graceful_shutdown=3)
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from common.errors import WpqaError, one_line
+from index.lock import process_alive
 from qa.chain import Answered, Draft, Sources
 
 from .service import Understood
@@ -120,16 +121,6 @@ def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
         yield event, json.loads("\n".join(data))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find_server(index_dir: Path, url: str | None = None, backend: str | None = None,
                 key_env: str = "WPQA_API_KEY") -> RemoteService | None:
     """The server to ask: `url` when given (an error when it does not answer), else the one
@@ -146,7 +137,7 @@ def find_server(index_dir: Path, url: str | None = None, backend: str | None = N
         pid, found = int(info["pid"]), str(info["url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not process_alive(pid):
         return None
     remote = RemoteService(found, os.environ.get(info.get("api_key_env") or key_env) or None)
     try:

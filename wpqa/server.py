@@ -132,7 +132,8 @@ class Limits:
 class Server:
     """What the routes share: the answer service, the build job, readiness and the limits."""
 
-    def __init__(self, ctx: Ctx, backend: Any = None, api_key: str | None = None, limits: Limits | None = None):
+    def __init__(self, ctx: Ctx, backend: Any = None, api_key: str | None = None, limits: Limits | None = None,
+                 on_ready=None, on_failed=None):
         self.ctx = ctx
         self.service = AnswerService(ctx, backend, notice=lambda text: log.warning(text))
         self.build = BuildJob(ctx)
@@ -140,6 +141,8 @@ class Server:
         self.limits = limits or Limits()
         self.ready = False
         self.load_error: str | None = None
+        self._on_ready = on_ready or (lambda: None)  # called each time loading succeeds
+        self._on_failed = on_failed or (lambda message: log.warning("not ready: %s", message))
         self._loading = threading.Lock()
         self._documents: tuple | None = None
         self.started = time.time()
@@ -158,9 +161,12 @@ class Server:
             self.ready, self.load_error = True, None
         except Exception as e:  # noqa: BLE001 - /healthz says why; a build may fix it
             self.ready, self.load_error = False, one_line(e)
-            log.warning("not ready: %s", self.load_error)
         finally:
             self._loading.release()
+        if self.ready:
+            self._on_ready()
+        else:
+            self._on_failed(self.load_error)
 
     def pipeline(self):
         if not self.ready:
