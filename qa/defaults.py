@@ -8,7 +8,7 @@ EVIDENCE_CHARS = 200  # characters of evidence per passage (a Chinese character 
 # Abstain below this fused score of the best passage; calibrated on the dev set (see config.toml).
 ABSTAIN_THRESHOLD = 2.0
 MAX_TOKENS = 200  # tokens the model may generate for one answer
-# How the answer body is written (measured on the dev set: see README, "Answers"):
+# How the answer body is written (measured on the dev set: see docs/answers.md):
 # a question in the language of the sentences that answer it gets those sentences ("sentences",
 # the model only confirms they answer) or a model-written lead over them ("lead"); a question in
 # the other language gets the sentences translated ("translate") or a lead written from them ("lead").

@@ -33,7 +33,7 @@ Translator = Callable[[str, str], str | None]  # (question, target_lang) -> tran
 
 @dataclass
 class FusionParams:
-    """Weights of the fused score; chosen on the dev set (see README, "Retrieval")."""
+    """Weights of the fused score; chosen on the dev set (see docs/retrieval.md)."""
 
     candidates: int = CANDIDATES  # taken from each list before fusion
     w_lex: float = 2.0  # BM25, relative to the best BM25 score of its list ...

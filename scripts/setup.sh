@@ -36,4 +36,4 @@ fi
 wpqa index
 wpqa status
 wpqa ask "世贸组织框架下关于电子商务的诸边谈判是何时正式启动的？"
-wpqa ask "What view on data-governance rules was put forward at ITU's Global Symposium for Regulators in 2020?"
+wpqa ask "What did China launch to promote cross-border data flows?"

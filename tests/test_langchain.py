@@ -169,7 +169,7 @@ def test_a_chat_model_the_user_builds_answers_through_the_facade(corpus_index, b
 
 @pytest.mark.llm
 def test_the_readme_lcel_example_runs(opened, bundled_model):
-    """The README's five lines: wpqa's retriever inside someone else's LCEL chain."""
+    """The LCEL example of docs/python-api.md: wpqa's retriever inside someone else's LCEL chain."""
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.runnables import RunnablePassthrough
