@@ -255,7 +255,10 @@ class Server:
         done = object()
 
         def put(item) -> None:
-            loop.call_soon_threadsafe(q.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(q.put_nowait, item)
+            except RuntimeError:  # the server is shutting down: nobody listens any more
+                cancel.set()
 
         def work() -> None:
             last = [None]
