@@ -28,6 +28,8 @@ import time
 
 import httpx
 
+from wpqa.client import sse_events
+
 from .common import BENCH, PY, ROOT, pct
 
 OUT = BENCH / "results" / "serve_load.json"
@@ -70,28 +72,23 @@ def ask_page(url: str, question: str) -> dict:
     longest_wait_position = 0
     record = None
     with httpx.stream("POST", url + "/api/ask", json={"question": question}, timeout=None) as r:
-        event = None
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                now = time.perf_counter() - t0
-                data = json.loads(line[5:])
-                if event == "queue":
-                    longest_wait_position = max(longest_wait_position, data["position"])
-                    if data["position"] > 0 and waiting_since is None:
-                        waiting_since = now
-                    elif data["position"] == 0 and waiting_since is not None:
-                        waited += now - waiting_since
-                        waiting_since = None
-                elif event == "sources" and first_quote is None:
-                    first_quote = now
-                elif event == "token" and first_token is None:
-                    first_token = now
-                elif event == "answer":
-                    record = data
-                elif event == "error":
-                    raise RuntimeError(data["message"])
+        for event, data in sse_events(r.iter_lines()):
+            now = time.perf_counter() - t0
+            if event == "queue":
+                longest_wait_position = max(longest_wait_position, data["position"])
+                if data["position"] > 0 and waiting_since is None:
+                    waiting_since = now
+                elif data["position"] == 0 and waiting_since is not None:
+                    waited += now - waiting_since
+                    waiting_since = None
+            elif event == "sources" and first_quote is None:
+                first_quote = now
+            elif event == "token" and first_token is None:
+                first_token = now
+            elif event == "answer":
+                record = data
+            elif event == "error":
+                raise RuntimeError(data["message"])
     total = time.perf_counter() - t0
     return {"question": question, "total_s": round(total, 2), "first_quote_s": _r(first_quote),
             "first_token_s": _r(first_token), "queue_wait_s": _r(waited), "max_position": longest_wait_position,

@@ -9,8 +9,8 @@ instead of holding a slot it no longer wants.
 """
 from __future__ import annotations
 
-import threading
 import bisect
+import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 

@@ -20,11 +20,6 @@ def looks_like_follow_up(question: str) -> bool:
     return bool(_FOLLOW_EN.search(question)) or len(words) <= 4
 
 
-def rewrite_follow_up(llm, history: list[tuple[str, str]], question: str) -> str:
-    """A standalone question in the user's language, from the conversation and the follow-up."""
-    return rewrite_follow_up_checked(llm, history, question)[0]
-
-
 def rewrite_follow_up_checked(llm, history: list[tuple[str, str]], question: str) -> tuple[str, bool]:
     """The standalone question, and whether the model's rewrite failed (the previous question
     and the follow-up are then searched together, and the record says so)."""

@@ -43,7 +43,6 @@ class RemoteService:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # a question may wait behind others for the answer model: no read timeout
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(10.0, read=None))
-        self.backend_name = ""
 
     def health(self, timeout: float = 2.0) -> dict:
         import httpx
@@ -54,9 +53,7 @@ class RemoteService:
             raise ServerError(f"{self.url}: cannot reach the wpqa server ({one_line(e)})") from None
         if r.status_code != 200:
             raise ServerError(f"{self.url}: the wpqa server is not ready ({_message(r)})")
-        info = r.json()
-        self.backend_name = info.get("backend", "")
-        return info
+        return r.json()
 
     def turn(self, question: str, history: list[tuple[str, str]] | None = None, qid: str | None = None,
              k: int = 0) -> Iterator[object]:
@@ -69,7 +66,7 @@ class RemoteService:
                 if r.status_code != 200:
                     r.read()
                     raise ServerError(f"{self.url}: {_message(r)}")
-                for event, data in _sse_events(r.iter_lines()):
+                for event, data in sse_events(r.iter_lines()):
                     if event == "sources":
                         yield Sources(data["quotes"], data["lang"])
                     elif event == "token":
@@ -94,16 +91,19 @@ class RemoteService:
 
 
 def _message(r) -> str:
+    """The one-line message of an error response: the API's `error.message`, or /healthz's
+    `error`, else the status code."""
     try:
-        return r.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        try:
-            return r.json().get("error") or f"HTTP {r.status_code}"
-        except (ValueError, AttributeError):
-            return f"HTTP {r.status_code}"
+        body = r.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        error = error.get("message")
+    return error or f"HTTP {r.status_code}"
 
 
-def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
     """(event, data) of a server-sent event stream."""
     event, data = "message", []
     for line in lines:

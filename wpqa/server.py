@@ -238,17 +238,22 @@ class Server:
                                 f"{self.limits.max_question_chars} (server.max_question_chars)")
         return q
 
-    def check_capacity(self) -> None:
+    def admit(self, question: str) -> str:
+        """The question, stripped, once it may be asked: within the length limit, the index
+        loaded (else 503) and room in the queue (else 503), before any response starts."""
+        question = self.check_question(question)
+        self.pipeline()
         if GENERATION_QUEUE.waiting_count() >= self.limits.max_waiting:
             raise ApiError(503, f"{self.limits.max_waiting} questions are already waiting for the answer model; "
                                 "try again shortly", "overloaded")
+        return question
 
     async def events(self, request: Request, question: str, history: list[tuple[str, str]], qid: str | None,
                      k: int = 0):
         """The events of one turn, produced by a worker thread: ("queue", n), Understood, Sources,
         Draft, Answered or ("error", message). A client that goes away cancels the turn: its
-        place in the queue is given up, or its generation stopped at the next token."""
-        self.pipeline()  # 503 before anything starts
+        place in the queue is given up, or its generation stopped at the next token. Callers
+        `admit` the question first."""
         loop = asyncio.get_running_loop()
         q: asyncio.Queue = asyncio.Queue()
         cancel = threading.Event()
@@ -467,9 +472,7 @@ def create_app(server: Server, cors_origins: list[str] | None = None) -> FastAPI
     @app.post("/api/ask")
     async def api_ask(request: Request):
         body: AskBody = await json_body(request, AskBody)
-        question = server.check_question(body.question)
-        server.pipeline()
-        server.check_capacity()
+        question = server.admit(body.question)
         history = [(t.question, t.answer) for t in body.history[-6:]]
         base = _base_url(request)
 
@@ -571,9 +574,7 @@ def create_app(server: Server, cors_origins: list[str] | None = None) -> FastAPI
     async def chat_completions(request: Request):
         body: ChatBody = await json_body(request, ChatBody)
         question, history = _history_from_messages(body.messages)
-        question = server.check_question(question)
-        server.pipeline()
-        server.check_capacity()
+        question = server.admit(question)
         base = _base_url(request)
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())

@@ -82,9 +82,6 @@ class AnswerService:
                 ev.record["generation"] = self._name
             yield ev
 
-    def ask(self, question: str, qid: str | None = None, k: int = 0) -> dict:
-        return self.pipeline().ask(question, qid=qid, k=k)
-
 
 @dataclass
 class BuildState:
