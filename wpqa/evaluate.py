@@ -14,7 +14,11 @@ set gives one), abstention, answer language, and the answer text against the ref
               left out of both counts);
   clean       no truncation mark (… or ...), no NOT_FOUND, not a bare figure (or nothing but
               markers), no copied heading numbering (（一） 一、 Chapter N:) outside structure questions;
-  good        answered and pure and clean and ref_recall >= 0.5.
+  good        answered and pure and clean and ref_recall >= 0.5;
+  copies      the body repeats a cited quote (`qa.checks.copies`: held in it word for word, or
+              nearly the same text), so the reader would read it twice;
+  length      the body's length over the reference answer's (characters without spaces and
+              punctuation; the table gives the median).
 The body is the answer up to the first quoted source line ("> [n]") or a Sources block, without
 its [n] markers. An answerable question that was abstained on scores 0 on all of them.
 """
@@ -30,6 +34,7 @@ import jieba
 
 from common.errors import WpqaError
 from ingest.text import detect_lang
+from qa.checks import copies, squash_words
 
 KINDS = ("zh-zh", "en-zh", "en-en", "zh-en", "structure", "numeric", "unanswerable")
 CROSS_LINGUAL = ("en-zh", "zh-en")
@@ -225,6 +230,8 @@ class QuestionScore:
     pure: bool | None = None
     clean: bool | None = None
     good: bool | None = None
+    copies: bool | None = None
+    length: float | None = None
 
 
 def score_question(item: dict, contexts: list[dict], record: dict | None) -> QuestionScore:
@@ -259,9 +266,11 @@ def _score_text(qs: QuestionScore, item: dict, record: dict) -> None:
         return
     body, lang = answer_body(record["answer"]), item["lang"]
     qs.pure, qs.clean = is_pure(body, lang), is_clean(body, item["kind"])
+    qs.copies = any(copies(body, c.get("quote") or "") for c in record.get("citations") or [])
     if has_ref:
         qs.ref_recall = ref_recall(body, item["answer"], lang)
         qs.good = qs.pure and qs.clean and qs.ref_recall >= GOOD_RECALL
+        qs.length = round(len(squash_words(body)) / max(1, len(squash_words(item["answer"]))), 3)
 
 
 def score_retrieval(items: list[dict], contexts: dict[str, list[dict]]) -> list[QuestionScore]:
@@ -275,6 +284,14 @@ def score_retrieval(items: list[dict], contexts: dict[str, list[dict]]) -> list[
 def _mean(vals) -> float | None:
     vals = [float(v) for v in vals if v is not None]
     return round(sum(vals) / len(vals), 3) if vals else None
+
+
+def _median(vals) -> float | None:
+    vals = sorted(float(v) for v in vals if v is not None)
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return round(vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2, 3)
 
 
 def groups(scores: list[QuestionScore]) -> list[tuple[str, list[QuestionScore]]]:
@@ -306,5 +323,7 @@ def summarise(scores: list[QuestionScore]) -> dict:
             "pure": _mean(s.pure for s in ans),
             "clean": _mean(s.clean for s in ans),
             "good": _mean(s.good for s in ans),
+            "copies_quote": _mean(s.copies for s in ans),
+            "length_ratio": _median(s.length for s in ans),
         }
     return table
