@@ -44,6 +44,7 @@ class Grounded:
     timings: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     outline_title: bool = False  # the question asks for the outline's title (not its parts)
+    alternatives: list[Pick] = field(default_factory=list)  # rechecked when the model finds no answer in picks[0]
 
 
 # ---------------------------------------------------------------- stream events

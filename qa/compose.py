@@ -19,8 +19,7 @@ from ingest.chunking import has_table_block
 from . import defaults as D
 from .answer import is_not_found, restate_figures
 from .chain import Draft
-from .evidence import Evidence
-from .lead import (Pick, alternative_picks, clean_lead, lead_messages, lead_problems, repair_mixed, retry_messages,
+from .lead import (Pick, clean_lead, lead_messages, lead_problems, repair_mixed, retry_messages,
                    term_messages, translation_messages)
 from .sentences import join_sentences
 from .structure import Outline
@@ -93,17 +92,17 @@ class Composer:
         raw = "".join(self._generate(lead_messages(question, lang, source), max_tokens))
         return None if is_not_found(raw) else raw
 
-    def _recheck(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
+    def _recheck(self, question: str, lang: str, picks: list[Pick], alternatives: list[Pick],
                  translation: str | None, as_body: bool) -> tuple[Pick, str] | None:
         """Strong retrieval and a NOT_FOUND: before it becomes an abstention, the whole pick
-        (when the model saw only its core), then the best pick of two other passages
-        (`alternative_picks`), each with a whole lead that must pass the checks. `as_body`: the
+        (when the model saw only its core), then the `alternatives` (the best pick of other
+        passages), each with a whole lead that must pass the checks. `as_body`: the
         pick will be the body (translated when in the other language), so it is asked about as
         the first check asks (`asked_in`); else the lead is written in the question's language."""
         first = picks[0]
         # the whole first pick when only its core was asked about, then the other passages
         tries = [(first, first.text)] if first.asked != first.text else []
-        tries += [(alt, alt.asked) for alt in alternative_picks(question, translation, evidence, first)]
+        tries += [(alt, alt.asked) for alt in alternatives]
         for alt, text in tries:
             q, qlang = asked_in(question, lang, translation, alt.lang) if as_body else (question, lang)
             # a whole lead, checked: the model "finds" an answer in almost any long passage (a
@@ -138,20 +137,24 @@ class Composer:
             yield Draft(piece)
         return "".join(parts)
 
-    def _overrule(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence], strong: bool,
+    def _overrule(self, question: str, lang: str, picks: list[Pick], alternatives: list[Pick], strong: bool,
                   flags: list[str], translation: str | None = None,
-                  as_body: bool = False) -> tuple[Pick, str] | LeadOutcome:
-        """A NOT_FOUND: the pick and lead a recheck found (strong retrieval only), else the
-        abstention."""
-        found = self._recheck(question, lang, picks, evidence, translation, as_body) if strong else None
+                  as_body: bool = False, keep: bool = False) -> tuple[Pick, str | None] | LeadOutcome:
+        """A NOT_FOUND: the pick and lead a recheck found (strong retrieval only); else, when
+        `keep` (the best passage scores at or above `answer.keep_above`), the first pick with no
+        lead: retrieval that strong outweighs the model's word; else the abstention."""
+        found = self._recheck(question, lang, picks, alternatives, translation, as_body) if strong else None
+        if found is None and keep:
+            flags.extend(f for f in ("model-found-no-answer", "kept-for-retrieval-score") if f not in flags)
+            return picks[0], None
         if found is None:
             return LeadOutcome("", [], abstain=True,
                                flags=["model-found-no-answer"] + (["rechecked-other-passages"] if strong else []))
         flags.append("not-found-overruled")
         return found
 
-    def lead(self, question: str, lang: str, picks: list[Pick], evidence: list[Evidence],
-             strong: bool, translation: str | None = None) -> Iterator[Draft | LeadOutcome]:
+    def lead(self, question: str, lang: str, picks: list[Pick], alternatives: list[Pick],
+             strong: bool, translation: str | None = None, keep: bool = False) -> Iterator[Draft | LeadOutcome]:
         """The answer body over `picks` (Drafts as the model writes, then one LeadOutcome).
         `translation`: the question in the other language, for sentences in that language (the
         model reads one language at a time)."""
@@ -169,7 +172,7 @@ class Composer:
             # language); the model only confirms that they answer
             if self._answers(*asked_in(question, lang, translation, picks[0].lang), picks[0].asked,
                              CHECK_TOKENS) is None:
-                found = self._overrule(question, lang, picks, evidence, strong, flags, translation, True)
+                found = self._overrule(question, lang, picks, alternatives, strong, flags, translation, True, keep)
                 if isinstance(found, LeadOutcome):
                     yield found
                     return
@@ -191,9 +194,12 @@ class Composer:
         given = _as_read(source, picks[0].lang, lang)
         raw = yield from self._stream(lead_messages(question, lang, given))
         if is_not_found(raw):
-            found = self._overrule(question, lang, picks, evidence, strong, flags)
+            found = self._overrule(question, lang, picks, alternatives, strong, flags, keep=keep)
             if isinstance(found, LeadOutcome):
                 yield found
+                return
+            if found[1] is None:  # kept for its retrieval score: the sentences, no lead
+                yield self._fallback(lang, [found[0]], flags)
                 return
             picks, source, raw = [found[0]], found[0].text, found[1]
             given = _as_read(source, picks[0].lang, lang)

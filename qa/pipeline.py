@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from langchain_core.runnables import RunnableLambda
@@ -25,8 +25,9 @@ from .answer import ABSTAIN_TEXT, generate, restate_figures
 from .chain import Answered, Ask, Draft, Grounded, Retrieved, Sources
 from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
-from .lead import Pick, pick_sentences, translation_messages
+from .lead import Pick, alternative_picks, pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
+from .select import IdfOverlap, SelectorConfig, SentenceSelector, Window, core_of, idf_tables
 from .structure import find_outline, parse as parse_structure, wants_parts, wants_title
 from .titles import TitleIndex
 from .sentences import flat, quote_line
@@ -40,11 +41,14 @@ class AnswerConfig:
     max_evidence: int = D.MAX_EVIDENCE
     evidence_chars: int = D.EVIDENCE_CHARS
     abstain_threshold: float = D.ABSTAIN_THRESHOLD
+    keep_above: float = D.KEEP_ABOVE  # a NOT_FOUND at or above this best score does not abstain
     max_tokens: int = D.MAX_TOKENS
     strong_margin: float = 1.0  # a NOT_FOUND above abstain_threshold + this is asked again
     dense_pick: bool = False  # the answer sentence is chosen with e5 similarity besides shared words
     pick_rank_weight: float = 0.2  # a lower-ranked chunk's sentences lose this much per rank
     same_language: str = D.SAME_LANGUAGE  # see qa.compose.Composer
+    # the sentences an answer rests on: the selector's windows, or (None) the pick heuristics
+    select: SelectorConfig | None = field(default_factory=SelectorConfig)
     cross_lingual: str = D.CROSS_LINGUAL
 
 
@@ -113,6 +117,8 @@ class QAPipeline:
         self.emb = embeddings
         self.backend_name = backend_name if llm is not None else "extractive"
         self.retriever = WpqaRetriever(searcher=searcher, k=self.cfg.top_k)
+        self.selector = SentenceSelector(embeddings, IdfOverlap(idf_tables(searcher.gen.lexical)),
+                                         self.cfg.select or SelectorConfig())
         self._titles: TitleIndex | None = None
         self._headings: dict[str, list[str]] | None = None
         self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None,
@@ -189,13 +195,43 @@ class QAPipeline:
                                              self.headings, self.searcher.gen.chunks)
                 g.flags.append("structure-section")
         if not g.abstain and g.outline is None:
-            g.picks = pick_sentences(q, r.translation, g.evidence, embeddings=self.emb if self.cfg.dense_pick else None,
-                                     rank_weight=self.cfg.pick_rank_weight)
+            g.picks, g.alternatives = self._picks(r, g.evidence, self.cfg.select)
             if not g.picks:
                 g.abstain = True
                 g.flags.append("no-answer-sentence")
         g.timings["ground"] = (time.perf_counter() - t) * 1000
         return g
+
+    def _picks(self, r: Retrieved, evidence: list[Evidence],
+               select: SelectorConfig | None) -> tuple[list[Pick], list[Pick]]:
+        """The first pick and the alternatives a NOT_FOUND is rechecked in: with `select`, the
+        selector's best window and the best window of each other passage; with None, the pick
+        heuristics (`pick_sentences`, `alternative_picks`)."""
+        q = r.ask.question
+        if select is None:
+            picks = pick_sentences(q, r.translation, evidence, embeddings=self.emb if self.cfg.dense_pick else None,
+                                   rank_weight=self.cfg.pick_rank_weight)
+            return picks, (alternative_picks(q, r.translation, evidence, picks[0]) if picks else [])
+        self.selector.cfg = select
+        by_hit = {id(e.hit): e for e in evidence}
+        windows = self.selector.select(q, r.lang, r.translation, [e.hit for e in evidence],
+                                       self.headings, self.searcher.gen.chunks)
+        picks: list[Pick] = []
+        seen: set[int] = set()
+        for w in windows:  # the best window of each passage, best first
+            if id(w.hit) in seen:
+                continue
+            seen.add(id(w.hit))
+            e = by_hit[id(w.hit)]
+            picks.append(Pick(e.n, w.text, w.lang, w.score, core_of(w, select.core), w.anchor))
+        return picks[:1], picks[1:3]
+
+    def picks_for(self, r: Retrieved, select: SelectorConfig | None = None):
+        """(evidence, first pick, alternatives) of a retrieval, for bench/selector.py."""
+        evidence = select_evidence(r.hits[: self.cfg.top_k], r.ask.question, r.translation, self.cfg.max_evidence,
+                                   self.cfg.evidence_chars, self.headings, self.searcher.gen.chunks)
+        picks, alts = self._picks(r, evidence, select)
+        return evidence, picks, alts
 
     def _hit_for(self, chunk, hits: list[Hit]) -> Hit:
         """The hit of `chunk` among `hits`, else a new hit for it scored like the best one."""
@@ -222,8 +258,9 @@ class QAPipeline:
         yield Sources([_citation(g.evidence, p) for p in g.picks], lang)
         outcome = None
         strong = g.best_score >= self._threshold(lang) + self.cfg.strong_margin
-        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.evidence, strong,
-                                     g.retrieved.translation):
+        keep = g.best_score >= self.cfg.keep_above
+        for ev in self.composer.lead(g.retrieved.ask.question, lang, g.picks, g.alternatives, strong,
+                                     g.retrieved.translation, keep=keep):
             if isinstance(ev, Draft):
                 yield ev
             else:

@@ -75,6 +75,7 @@ def test_defaults_come_from_the_layer_that_uses_them():
     from llm.defaults import DEFAULT_N_CTX, DEFAULT_N_THREADS
     from qa.pipeline import AnswerConfig
     from qa.retrieve import FusionParams
+    from qa.select import SelectorConfig
 
     d = ConfigFile()
     assert (d.chunking.max_tokens, d.chunking.overlap_sentences, d.chunking.min_tokens) == \
@@ -82,6 +83,11 @@ def test_defaults_come_from_the_layer_that_uses_them():
     a = AnswerConfig()
     assert (d.retrieval.top_k, d.answer.max_evidence, d.answer.evidence_chars, d.answer.abstain_threshold,
             d.answer.max_tokens) == (a.top_k, a.max_evidence, a.evidence_chars, a.abstain_threshold, a.max_tokens)
+    assert d.answer.keep_above == a.keep_above and d.answer.selector == (a.select is not None)
+    sel = SelectorConfig()
+    assert (d.answer.window_before, d.answer.window_after, d.answer.window_chars, d.answer.core_chars,
+            d.answer.lexical_weight, d.answer.selector_dense) == (sel.before, sel.after, sel.budget, sel.core,
+                                                                  sel.lexical_weight, sel.dense)
     assert d.retrieval.candidates == FusionParams().candidates
     assert (d.index.vector_index, d.index.vector_store) == (BuildSettings.vector_index, BuildSettings.vector_store)
     assert (d.llm.n_threads, d.llm.n_ctx) == (DEFAULT_N_THREADS, DEFAULT_N_CTX)

@@ -104,6 +104,14 @@ class AnswerSettings(_Table):
     max_evidence: int = Field(qa_defaults.MAX_EVIDENCE, ge=1)
     evidence_chars: int = Field(qa_defaults.EVIDENCE_CHARS, ge=20)
     abstain_threshold: float = Field(qa_defaults.ABSTAIN_THRESHOLD, ge=0)
+    keep_above: float = Field(qa_defaults.KEEP_ABOVE, ge=0)
+    selector: bool = True
+    selector_dense: bool = True
+    lexical_weight: float = Field(qa_defaults.LEXICAL_WEIGHT, ge=0)
+    window_before: int = Field(qa_defaults.WINDOW_BEFORE, ge=0)
+    window_after: int = Field(qa_defaults.WINDOW_AFTER, ge=0)
+    window_chars: int = Field(qa_defaults.WINDOW_CHARS, ge=20)
+    core_chars: int = Field(qa_defaults.CORE_CHARS, ge=20)
     max_tokens: int = Field(qa_defaults.MAX_TOKENS, ge=1)
     same_language: Literal["sentences", "lead"] = qa_defaults.SAME_LANGUAGE
     cross_lingual: Literal["translate", "lead"] = qa_defaults.CROSS_LINGUAL

@@ -81,6 +81,7 @@ class Ctx:
         """The question-answering pipeline; `backend` as for `llm()`; `generation` an opened index
         generation (default: the live one, opened once)."""
         from qa.pipeline import AnswerConfig, LLMTranslator, QAPipeline
+        from qa.select import SelectorConfig
         from qa.retrieve import FusionParams, HybridSearcher
 
         if generation is None:  # first: a missing or stale index is said before any model loads
@@ -95,6 +96,9 @@ class Ctx:
                                   FusionParams(candidates=r.candidates))
         a = self.settings.answer
         cfg = AnswerConfig(top_k=r.top_k, max_evidence=a.max_evidence, evidence_chars=a.evidence_chars,
-                           abstain_threshold=a.abstain_threshold, max_tokens=a.max_tokens,
-                           same_language=a.same_language, cross_lingual=a.cross_lingual)
+                           abstain_threshold=a.abstain_threshold, keep_above=a.keep_above, max_tokens=a.max_tokens,
+                           same_language=a.same_language, cross_lingual=a.cross_lingual,
+                           select=SelectorConfig(passages=a.max_evidence, core=a.core_chars, before=a.window_before,
+                                                 after=a.window_after, budget=a.window_chars, dense=a.selector_dense,
+                                                 lexical_weight=a.lexical_weight) if a.selector else None)
         return QAPipeline(searcher, self.embeddings(), llm, cfg, backend_name=name)
