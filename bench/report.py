@@ -373,7 +373,12 @@ def render(results: Path | None = None, quick: bool = False) -> Path:
 
     answers = kept_section(out_md) if out_md.exists() else ""  # written by bench.answers, kept as it is
     serve = kept_serve(out_md) if out_md.exists() else ""  # written by bench.serve_load, kept as it is
-    out_md.write_text("\n".join(L) + "\n" + "".join(f"\n{x}\n" for x in (answers, serve) if x), encoding="utf-8")
+    from .ablate import BEGIN as AB, END as AE
+    from .report_fmt import marked
+
+    ablate = marked(out_md, AB, AE) if out_md.exists() else ""  # written by bench.ablate, kept as it is
+    out_md.write_text("\n".join(L) + "\n" + "".join(f"\n{x}\n" for x in (answers, ablate, serve) if x),
+                      encoding="utf-8")
     plots(results, q, gr)
     return out_md
 
