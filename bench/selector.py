@@ -41,7 +41,8 @@ def holds(text: str, doc: str, item: dict) -> bool:
 
 
 def score(pipe, retrieved: list, items: list[dict], variant) -> dict:
-    from wpqa.evaluate import ref_recall
+    from qa.select import cost
+    from wpqa.evaluate import GOOD_RECALL, ref_recall
 
     n = at1 = core1 = alt3 = 0
     same = recall_ok = 0  # questions whose first pick is in their language: the pick is the body
@@ -58,10 +59,10 @@ def score(pipe, retrieved: list, items: list[dict], variant) -> dict:
         at1 += holds(first.text, doc(first), it)
         core1 += holds(first.asked, doc(first), it)
         alt3 += any(holds(p.text, doc(p), it) for p in [first, *alts[:2]])
-        sizes.append(sum(2 if "\u3400" <= ch <= "\u9fff" else 1 for ch in first.text))
+        sizes.append(cost(first.text))
         if first.lang == it["lang"] and it.get("answer"):
             same += 1
-            recall_ok += ref_recall(first.text, it["answer"], it["lang"]) >= 0.5
+            recall_ok += ref_recall(first.text, it["answer"], it["lang"]) >= GOOD_RECALL
     return {"n": n, "pick@1": round(at1 / max(1, n), 3), "core@1": round(core1 / max(1, n), 3),
             "alt@3": round(alt3 / max(1, n), 3), "chars": int(statistics.median(sizes)) if sizes else 0,
             "recall@1": round(recall_ok / max(1, same), 3), "same_lang": same}

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from ingest.text import tokenize
-
 
 def squash_words(text: str) -> str:
     """Letters and digits only, case-folded: what two texts are compared on."""
@@ -24,12 +22,3 @@ def copies(body: str, passage: str, ratio: float = 0.8) -> bool:
         return False
     return b in p or SequenceMatcher(None, b, p, autojunk=False).ratio() >= ratio
 
-
-def support(body: str, passage: str, question: str = "") -> float:
-    """Share of the body's content words (stop words dropped) found in the passage or the
-    question: 1.0 for a body that says only what they say."""
-    words = set(tokenize(body, stopwords=True))
-    if not words:
-        return 0.0
-    known = set(tokenize(passage, stopwords=True)) | set(tokenize(question, stopwords=True))
-    return len(words & known) / len(words)

@@ -27,7 +27,7 @@ from .compose import Composer
 from .evidence import Evidence, quote_page, select_evidence
 from .lead import Pick, alternative_picks, pick_sentences, translation_messages
 from .retrieve import Hit, HybridSearcher, WpqaRetriever, document_to_hit
-from .select import IdfOverlap, SelectorConfig, SentenceSelector, Window, core_of, idf_tables
+from .select import IdfOverlap, SelectorConfig, SentenceSelector, core_of, idf_tables
 from .structure import find_outline, parse as parse_structure, wants_parts, wants_title
 from .titles import TitleIndex
 from .sentences import flat, quote_line
@@ -117,8 +117,7 @@ class QAPipeline:
         self.emb = embeddings
         self.backend_name = backend_name if llm is not None else "extractive"
         self.retriever = WpqaRetriever(searcher=searcher, k=self.cfg.top_k)
-        self.selector = SentenceSelector(embeddings, IdfOverlap(idf_tables(searcher.gen.lexical)),
-                                         self.cfg.select or SelectorConfig())
+        self._selector: SentenceSelector | None = None
         self._titles: TitleIndex | None = None
         self._headings: dict[str, list[str]] | None = None
         self.composer = Composer(llm, self.cfg.max_tokens, PassageTranslator(llm) if llm is not None else None,
@@ -133,6 +132,14 @@ class QAPipeline:
             gen = self.searcher.gen
             self._titles = TitleIndex(gen.chunks, gen.documents(), self.emb)
         return self._titles
+
+    @property
+    def selector(self) -> SentenceSelector:
+        """Built at its first question (IDF tables from the lexical index), not at start-up."""
+        if self._selector is None:
+            self._selector = SentenceSelector(self.emb, IdfOverlap(idf_tables(self.searcher.gen.lexical)),
+                                              self.cfg.select or SelectorConfig())
+        return self._selector
 
     @property
     def headings(self) -> dict[str, list[str]]:
@@ -168,8 +175,7 @@ class QAPipeline:
         t = time.perf_counter()
         q = r.ask.question
         hits = r.hits[: self.cfg.top_k]
-        evidence = select_evidence(hits, q, r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
-                                    self.headings, self.searcher.gen.chunks)
+        evidence = self._evidence(r, hits)
         best = r.hits[0].score if r.hits else float("-inf")
         g = Grounded(r, evidence, [], None, False, best, flags=list(r.flags))
         if not r.hits or best < self._threshold(r.lang):
@@ -190,9 +196,7 @@ class QAPipeline:
                 g.flags.append("structure-answer")
             elif outline is not None:  # a fact inside the named section: its own chunk comes first
                 hit = self._hit_for(outline.chunk, hits)
-                g.evidence = select_evidence([hit] + [h for h in hits if h.chunk.id != hit.chunk.id], q,
-                                             r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
-                                             self.headings, self.searcher.gen.chunks)
+                g.evidence = self._evidence(r, [hit] + [h for h in hits if h.chunk.id != hit.chunk.id])
                 g.flags.append("structure-section")
         if not g.abstain and g.outline is None:
             g.picks, g.alternatives = self._picks(r, g.evidence, self.cfg.select)
@@ -201,6 +205,11 @@ class QAPipeline:
                 g.flags.append("no-answer-sentence")
         g.timings["ground"] = (time.perf_counter() - t) * 1000
         return g
+
+    def _evidence(self, r: Retrieved, hits: list[Hit]) -> list[Evidence]:
+        """The evidence passages of `hits` (in that order) for the question of `r`."""
+        return select_evidence(hits, r.ask.question, r.translation, self.cfg.max_evidence, self.cfg.evidence_chars,
+                               self.headings, self.searcher.gen.chunks)
 
     def _picks(self, r: Retrieved, evidence: list[Evidence],
                select: SelectorConfig | None) -> tuple[list[Pick], list[Pick]]:
@@ -212,10 +221,9 @@ class QAPipeline:
             picks = pick_sentences(q, r.translation, evidence, embeddings=self.emb if self.cfg.dense_pick else None,
                                    rank_weight=self.cfg.pick_rank_weight)
             return picks, (alternative_picks(q, r.translation, evidence, picks[0]) if picks else [])
-        self.selector.cfg = select
         by_hit = {id(e.hit): e for e in evidence}
         windows = self.selector.select(q, r.lang, r.translation, [e.hit for e in evidence],
-                                       self.headings, self.searcher.gen.chunks)
+                                       self.headings, self.searcher.gen.chunks, select)
         picks: list[Pick] = []
         seen: set[int] = set()
         for w in windows:  # the best window of each passage, best first
@@ -228,8 +236,7 @@ class QAPipeline:
 
     def picks_for(self, r: Retrieved, select: SelectorConfig | None = None):
         """(evidence, first pick, alternatives) of a retrieval, for bench/selector.py."""
-        evidence = select_evidence(r.hits[: self.cfg.top_k], r.ask.question, r.translation, self.cfg.max_evidence,
-                                   self.cfg.evidence_chars, self.headings, self.searcher.gen.chunks)
+        evidence = self._evidence(r, r.hits[: self.cfg.top_k])
         picks, alts = self._picks(r, evidence, select)
         return evidence, picks, alts
 

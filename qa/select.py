@@ -9,16 +9,16 @@ sentences a hit's section goes on with in the next chunk) is scored by
 with the question in the sentence's own language (its translation for the other language, so
 neither language wins by sharing the question's words). A sentence that repeats the question's topic can
 outscore the one that answers it (a "why" question's reason is often the next sentence): the
-window around the anchor holds its neighbours, and the model reads windows, not anchors. The best sentences are anchors; each
-anchor gets a window of whole sentences around it (`before` and `after`, within `budget`
-characters, a Chinese character counting twice). The output is a ranked, typed list of windows:
-the model is shown the first few and says which one answers.
+window around the anchor holds its neighbours. The best sentences are anchors; each anchor gets
+a window of whole sentences around it (`before` and `after`, within `budget` characters, a
+Chinese character counting twice). The output is a ranked, typed list of windows; the pipeline
+takes the best window of each passage as a pick (`qa.pipeline.QAPipeline._picks`).
 """
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from .sentences import Sentence, body_sentences, join_sentences
 
 @dataclass
 class SelectorConfig:
-    """Settings of the selector ([select] in config.toml)."""
+    """Settings of the selector (the window and selector settings of [answer] in config.toml)."""
 
     passages: int = D.MAX_EVIDENCE  # top hits whose sentences are candidates
     core: int = D.CORE_CHARS  # the anchor and the sentences after it the model is asked about
@@ -54,8 +54,6 @@ class Window:
     score: float  # the anchor's selector score
     dense: float  # its e5 similarity to the question (or the translation)
     lexical: float  # its IDF-weighted overlap with the question (or the translation)
-    page: int = 0
-    signals: dict = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -66,12 +64,9 @@ class Window:
         return self.hit.chunk.lang
 
     @property
-    def doc(self) -> str:
-        return self.hit.chunk.doc
-
-    @property
-    def section(self) -> str:
-        return self.hit.chunk.section
+    def page(self) -> int:
+        """The page where the anchor stands (a chunk may run over page breaks)."""
+        return quote_page(self.hit.chunk, self.anchor)
 
 
 def cost(s: str) -> int:
@@ -139,10 +134,12 @@ class SentenceSelector:
         self._query_cache: dict[tuple, np.ndarray] = {}  # the question (and its translation), embedded
 
     def select(self, question: str, qlang: str, translation: str | None, hits: list[Hit],
-               titles: dict[str, list[str]] | None = None, chunks: list | None = None) -> list[Window]:
+               titles: dict[str, list[str]] | None = None, chunks: list | None = None,
+               config: SelectorConfig | None = None) -> list[Window]:
         """Every candidate window, best first: a sentence already inside a better window (of its
-        own chunk, or of an overlapping one) anchors no other."""
-        cfg = self.cfg
+        own chunk, or of an overlapping one) anchors no other. `config` (default: the selector's
+        own) lets bench compare settings over the same hits."""
+        cfg = config or self.cfg
         hits = hits[: cfg.passages]
         if not hits:
             return []
@@ -178,12 +175,9 @@ class SentenceSelector:
             h = hits[rank]
             if sents[i] in taken:
                 continue
-            lo, hi = self._span(sents, i)
+            lo, hi = self._span(sents, i, cfg)
             taken.update(sents[lo:hi + 1])
-            w = Window(h, rank, sents[lo:hi + 1], sents[i], float(scores[j]), float(dense[j]), float(lex[j]),
-                       signals={"retrieval": float(h.score)})
-            w.page = quote_page(h.chunk, w.anchor, own)
-            out.append(w)
+            out.append(Window(h, rank, sents[lo:hi + 1], sents[i], float(scores[j]), float(dense[j]), float(lex[j])))
         return out
 
     def _sentences(self, h: Hit, titles, chunks) -> tuple[list[Sentence], list[str]]:
@@ -210,10 +204,10 @@ class SentenceSelector:
             got = self._query_cache[key] = self.emb.queries(texts)
         return got
 
-    def _span(self, sents: list[str], i: int) -> tuple[int, int]:
+    @staticmethod
+    def _span(sents: list[str], i: int, cfg: SelectorConfig) -> tuple[int, int]:
         """The window around sentence i: up to `before` sentences before and `after` after, nearest
         first, while the window fits in the budget (the anchor always stands, whole)."""
-        cfg = self.cfg
         lo = hi = i
         size = cost(sents[i])
         steps = []
