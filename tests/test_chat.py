@@ -62,7 +62,7 @@ def test_chat_llm_follow_up_streams_and_cites(corpus_index):
     child.expect("Leading the Development of International Rules for the Digital Economy.pdf")
     child.expect("you> ")
     # a follow-up that names neither the data nor the initiative: the rewrite must bring them in
-    child.sendline("What kind of environment does it call for?")
+    child.sendline("What does it encourage?")
     child.expect(r"\(understood as: ([^)]*)\)", timeout=300)
     rewritten = child.match.group(1)
     assert "data" in rewritten.lower() or "initiative" in rewritten.lower(), rewritten
